@@ -1,0 +1,14 @@
+//! Object manager: how kernel objects are named and addressed.
+//!
+//! Objects that the simulator owns live in [`Arena`]s and are addressed by
+//! typed, generation-checked [`Id`]s, so a reference kept past an object's
+//! deletion is a detected fault instead of a hit on whatever reuses the slot.
+//! Objects that drivers own (locks, events, DPCs) carry an [`ObjectId`]
+//! assigned on first use, for traces and reports.
+
+mod arena;
+mod object;
+
+pub use arena::{Arena, Id};
+pub use object::{ObjectId, ObjectInfo, ObjectKind};
+pub(crate) use object::IdCell;

@@ -1,0 +1,171 @@
+//! The rule catalogue: each rule with its stop code and parameter layout,
+//! from Microsoft's bug check reference. "Address" parameters, which the
+//! simulator has none of, carry the object's trace number instead.
+
+use std::fmt;
+
+/// DRIVER_VERIFIER_DETECTED_VIOLATION.
+const DRIVER_VERIFIER_DETECTED_VIOLATION: u32 = 0xC4;
+/// DRIVER_VIOLATION.
+const DRIVER_VIOLATION: u32 = 0x121;
+/// DRIVER_IRQL_NOT_LESS_OR_EQUAL.
+const DRIVER_IRQL_NOT_LESS_OR_EQUAL: u32 = 0xD1;
+/// IRQL_UNEXPECTED_VALUE.
+const IRQL_UNEXPECTED_VALUE: u32 = 0xC8;
+/// IRQL_GT_ZERO_AT_SYSTEM_SERVICE.
+const IRQL_GT_ZERO_AT_SYSTEM_SERVICE: u32 = 0x4A;
+/// MAXIMUM_WAIT_OBJECTS_EXCEEDED.
+const MAXIMUM_WAIT_OBJECTS_EXCEEDED: u32 = 0xC;
+
+/// A kernel rule the verifier checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rule {
+    /// KeRaiseIrql to a level below the current one (or above HIGH_LEVEL).
+    /// 0xC4/0x30: current IRQL, requested IRQL.
+    RaiseIrqlInvalid,
+    /// KeLowerIrql to a level above the current one. 0xC4/0x31.
+    LowerIrqlInvalid,
+    /// KeLowerIrql below DISPATCH_LEVEL inside a DPC routine. 0xC4/0x31, P4 = 1.
+    LowerIrqlInDpc,
+    /// KeReleaseSpinLock at an IRQL other than DISPATCH_LEVEL. 0xC4/0x32:
+    /// current IRQL, lock.
+    ReleaseSpinLockNotAtDispatch,
+    /// KeAcquireSpinLockAtDpcLevel below DISPATCH_LEVEL. 0xC4/0x40.
+    AcquireAtDpcLevelBelowDispatch,
+    /// KeReleaseSpinLockFromDpcLevel below DISPATCH_LEVEL. 0xC4/0x41.
+    ReleaseFromDpcLevelBelowDispatch,
+    /// KeAcquireSpinLock above DISPATCH_LEVEL. 0xC4/0x42: current IRQL, lock.
+    AcquireSpinLockAboveDispatch,
+    /// KeSetEvent above DISPATCH_LEVEL. 0xC4/0x80: current IRQL, event.
+    SetEventAboveDispatch,
+    /// An ISR returned at another IRQL than it was called at. 0xC4/0x111:
+    /// interrupt, IRQL before, IRQL after.
+    IsrReturnedChangedIrql,
+    /// A wait above DISPATCH_LEVEL. 0xC4/0x120: IRQL, object, timeout.
+    WaitAboveDispatch,
+    /// A wait at DISPATCH_LEVEL with no time-out. 0xC4/0x121.
+    WaitAtDispatchInfinite,
+    /// A wait at DISPATCH_LEVEL with a non-zero time-out. 0xC4/0x122.
+    WaitAtDispatchNonZero,
+    /// Acquiring a spin lock the processor already holds (a certain hang).
+    /// 0xC4/0x1000 (self-deadlock): lock.
+    SpinLockRecursive,
+    /// Releasing a spin lock another processor holds. 0xC4/0x1004: lock,
+    /// owner, releaser.
+    SpinLockWrongOwner,
+    /// Releasing a spin lock nobody holds. 0xC4/0x1007: lock.
+    SpinLockNotHeld,
+    /// A call made above its IRQL limit. 0x121/0x2: current IRQL, limit.
+    CallAboveMaxIrql,
+    /// Pageable code (PAGED_CODE) at DISPATCH_LEVEL or above. 0xD1: source
+    /// line, IRQL, 8 (execute).
+    PagedCodeAtRaisedIrql,
+    /// A DPC routine returned at another IRQL than DISPATCH_LEVEL. 0xC8 with
+    /// P1 = (current << 16) | (expected << 8) | 2; unique value 2 is the
+    /// simulator's choice for "after a DPC routine".
+    DpcReturnedChangedIrql,
+    /// A system thread ended above PASSIVE_LEVEL. 0x4A: 0, IRQL.
+    ThreadExitAtRaisedIrql,
+    /// KeWaitForMultipleObjects on more than MAXIMUM_WAIT_OBJECTS (64).
+    /// 0xC (the reference gives no parameters; P1 is the count here).
+    MaximumWaitObjectsExceeded,
+}
+
+impl Rule {
+    pub fn code(self) -> u32 {
+        use Rule::*;
+        match self {
+            CallAboveMaxIrql => DRIVER_VIOLATION,
+            PagedCodeAtRaisedIrql => DRIVER_IRQL_NOT_LESS_OR_EQUAL,
+            DpcReturnedChangedIrql => IRQL_UNEXPECTED_VALUE,
+            ThreadExitAtRaisedIrql => IRQL_GT_ZERO_AT_SYSTEM_SERVICE,
+            MaximumWaitObjectsExceeded => MAXIMUM_WAIT_OBJECTS_EXCEEDED,
+            _ => DRIVER_VERIFIER_DETECTED_VIOLATION,
+        }
+    }
+
+    /// Parameter 1 for rules whose stop code is shared by sub-codes.
+    pub fn subcode(self) -> Option<u64> {
+        use Rule::*;
+        Some(match self {
+            RaiseIrqlInvalid => 0x30,
+            LowerIrqlInvalid | LowerIrqlInDpc => 0x31,
+            ReleaseSpinLockNotAtDispatch => 0x32,
+            AcquireAtDpcLevelBelowDispatch => 0x40,
+            ReleaseFromDpcLevelBelowDispatch => 0x41,
+            AcquireSpinLockAboveDispatch => 0x42,
+            SetEventAboveDispatch => 0x80,
+            IsrReturnedChangedIrql => 0x111,
+            WaitAboveDispatch => 0x120,
+            WaitAtDispatchInfinite => 0x121,
+            WaitAtDispatchNonZero => 0x122,
+            SpinLockRecursive => 0x1000,
+            SpinLockWrongOwner => 0x1004,
+            SpinLockNotHeld => 0x1007,
+            CallAboveMaxIrql => 0x2,
+            PagedCodeAtRaisedIrql
+            | DpcReturnedChangedIrql
+            | ThreadExitAtRaisedIrql
+            | MaximumWaitObjectsExceeded => return None,
+        })
+    }
+
+    /// The four stop parameters: the sub-code (if any) followed by `args`.
+    pub fn params(self, args: [u64; 3]) -> [u64; 4] {
+        match self.subcode() {
+            Some(sub) => [sub, args[0], args[1], args[2]],
+            None => [args[0], args[1], args[2], 0],
+        }
+    }
+
+    /// A short name, like Driver Verifier's rule names.
+    pub fn name(self) -> &'static str {
+        use Rule::*;
+        match self {
+            RaiseIrqlInvalid => "KeRaiseIrql to a lower level",
+            LowerIrqlInvalid => "KeLowerIrql to a higher level",
+            LowerIrqlInDpc => "KeLowerIrql below DISPATCH_LEVEL in a DPC",
+            ReleaseSpinLockNotAtDispatch => "KeReleaseSpinLock not at DISPATCH_LEVEL",
+            AcquireAtDpcLevelBelowDispatch => "KeAcquireSpinLockAtDpcLevel below DISPATCH_LEVEL",
+            ReleaseFromDpcLevelBelowDispatch => {
+                "KeReleaseSpinLockFromDpcLevel below DISPATCH_LEVEL"
+            }
+            AcquireSpinLockAboveDispatch => "KeAcquireSpinLock above DISPATCH_LEVEL",
+            SetEventAboveDispatch => "KeSetEvent above DISPATCH_LEVEL",
+            IsrReturnedChangedIrql => "ISR returned at a changed IRQL",
+            WaitAboveDispatch => "wait above DISPATCH_LEVEL",
+            WaitAtDispatchInfinite => "wait at DISPATCH_LEVEL without a time-out",
+            WaitAtDispatchNonZero => "wait at DISPATCH_LEVEL with a non-zero time-out",
+            SpinLockRecursive => "spin lock acquired twice by one processor",
+            SpinLockWrongOwner => "spin lock released by another processor",
+            SpinLockNotHeld => "spin lock released while not held",
+            CallAboveMaxIrql => "call above its IRQL limit",
+            PagedCodeAtRaisedIrql => "pageable code at DISPATCH_LEVEL or above",
+            DpcReturnedChangedIrql => "DPC returned at a changed IRQL",
+            ThreadExitAtRaisedIrql => "system thread ended above PASSIVE_LEVEL",
+            MaximumWaitObjectsExceeded => "more than MAXIMUM_WAIT_OBJECTS in one wait",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.subcode() {
+            Some(sub) => write!(f, "{:#X}/{sub:#X} {}", self.code(), self.name()),
+            None => write!(f, "{:#X} {}", self.code(), self.name()),
+        }
+    }
+}
+
+/// The symbolic name of a stop code.
+pub(crate) fn code_name(code: u32) -> &'static str {
+    match code {
+        DRIVER_VERIFIER_DETECTED_VIOLATION => "DRIVER_VERIFIER_DETECTED_VIOLATION",
+        DRIVER_VIOLATION => "DRIVER_VIOLATION",
+        DRIVER_IRQL_NOT_LESS_OR_EQUAL => "DRIVER_IRQL_NOT_LESS_OR_EQUAL",
+        IRQL_UNEXPECTED_VALUE => "IRQL_UNEXPECTED_VALUE",
+        IRQL_GT_ZERO_AT_SYSTEM_SERVICE => "IRQL_GT_ZERO_AT_SYSTEM_SERVICE",
+        MAXIMUM_WAIT_OBJECTS_EXCEEDED => "MAXIMUM_WAIT_OBJECTS_EXCEEDED",
+        _ => "UNKNOWN_STOP",
+    }
+}
