@@ -408,6 +408,15 @@ pub(crate) fn now_ticks() -> u64 {
     }
 }
 
+/// Whether the current machine has stopped.
+pub(crate) fn is_halted() -> bool {
+    match pcr::mode() {
+        Mode::Sim => with_sim(|s| s.halted),
+        Mode::Threaded => threaded::is_halted(),
+        Mode::Off => false,
+    }
+}
+
 pub(crate) fn halt_sim(check: BugCheck) {
     with_sim(|s| {
         s.record(Event::BugCheck { code: check.code, param1: check.params[0] });

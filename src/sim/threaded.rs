@@ -498,6 +498,10 @@ pub(crate) fn spin_wait(spins: u32) {
     }
 }
 
+pub(crate) fn is_halted() -> bool {
+    with_machine(|m| m.is_halted())
+}
+
 pub(crate) fn halt(check: BugCheck) {
     with_machine(|m| m.stop(Failure::BugCheck(check)));
 }

@@ -67,6 +67,16 @@ pub(crate) struct Halt;
 /// second violation), the stop is only recorded and this returns.
 #[cold]
 pub(crate) fn bug_check(rule: Rule, args: [u64; 3], message: String) {
+    if sim::is_halted() {
+        // The machine already stopped. In a simulation this is a destructor
+        // running while a torn-down fiber unwinds, on registers that no
+        // longer mean much; in threaded mode another thread that has not
+        // noticed yet, which unwinds too.
+        if pcr::mode() == Mode::Threaded && !std::thread::panicking() {
+            std::panic::resume_unwind(Box::new(Halt));
+        }
+        return;
+    }
     let check = BugCheck {
         code: rule.code(),
         params: rule.params(args),

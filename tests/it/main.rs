@@ -1,0 +1,7 @@
+//! One integration binary; modules are named after the API they pin.
+
+mod ke_dpc;
+mod ke_event;
+mod ke_irql;
+mod ke_spin_lock;
+mod support;
