@@ -160,6 +160,15 @@ impl<T> Run<T> {
             Err(_) => panic!("wdmsim run failed: {}", self.report()),
         }
     }
+
+    /// As [`Run::value`], keeping the run for further inspection.
+    #[track_caller]
+    pub fn value_ref(&self) -> &T {
+        match &self.result {
+            Ok(value) => value,
+            Err(_) => panic!("wdmsim run failed: {}", self.report()),
+        }
+    }
 }
 
 impl Machine {

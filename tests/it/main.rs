@@ -2,6 +2,8 @@
 
 mod ke_dpc;
 mod ke_event;
+mod ke_interrupt;
 mod ke_irql;
 mod ke_spin_lock;
+mod ke_timer;
 mod support;
