@@ -6,4 +6,7 @@ mod ke_interrupt;
 mod ke_irql;
 mod ke_spin_lock;
 mod ke_timer;
+mod sim_determinism;
+mod sim_explore;
 mod support;
+mod threaded;
