@@ -24,8 +24,7 @@ fn main() {
         .expect("PASSIVE_LEVEL");
         ke_wait_for_single_object(&worker, None);
         ke_wait_for_single_object(&timer, None);
-        let value = *total.acquire();
-        value
+        *total.acquire()
     });
     print!("{}", run.trace);
     match run.result {

@@ -3,12 +3,14 @@
 //! `ke_acquire_spin_lock`), plus the types they take. Drivers import this
 //! module and nothing else of the crate.
 
-pub use crate::hal::{interrupt_after, irql_for_irq, request_interrupt, set_interrupt_line, vector_for_irq};
+pub use crate::hal::{
+    interrupt_after, irql_for_irq, request_interrupt, set_interrupt_line, vector_for_irq,
+};
 pub use crate::ke::{
     APC_LEVEL, CLOCK_LEVEL, DISPATCH_LEVEL, Dpc, Event, EventType, HIGH_LEVEL, IPI_LEVEL,
     Interrupt, InterruptConfig, InterruptMode, Interval, Irql, KSpinLock, MAXIMUM_WAIT_OBJECTS,
-    PASSIVE_LEVEL, POWER_LEVEL, PROFILE_LEVEL, SpinLock, SpinLockGuard, Timer, TimerType,
-    WaitType, Waitable,
+    PASSIVE_LEVEL, POWER_LEVEL, PROFILE_LEVEL, SpinLock, SpinLockGuard, Timer, TimerType, WaitType,
+    Waitable,
 };
 pub use crate::ps::Thread;
 pub use crate::status::*;

@@ -153,7 +153,11 @@ pub fn delay_execution_thread(interval: Interval) -> NtStatus {
     }
 }
 
-fn wait(objects: Vec<Arc<DispatcherHeader>>, wait_all: bool, timeout: Option<Interval>) -> NtStatus {
+fn wait(
+    objects: Vec<Arc<DispatcherHeader>>,
+    wait_all: bool,
+    timeout: Option<Interval>,
+) -> NtStatus {
     if !check_wait_irql(&objects, timeout) {
         return STATUS_TIMEOUT;
     }

@@ -20,13 +20,17 @@ use crate::sync::Mutex;
 use crate::trace::Event;
 use crate::verifier::{self, Rule};
 
+/// A DeferredRoutine: (Dpc, SystemArgument1, SystemArgument2); the
+/// DeferredContext is whatever the closure captures.
+type DeferredRoutine = dyn Fn(&Dpc, usize, usize) + Send + Sync;
+
 /// No target processor: the DPC runs on the processor that queues it.
 const NO_TARGET: u32 = u32::MAX;
 
 pub(crate) struct DpcInner {
     id: IdCell,
     name: Option<&'static str>,
-    routine: Box<dyn Fn(&Dpc, usize, usize) + Send + Sync>,
+    routine: Box<DeferredRoutine>,
     pub(crate) queued: AtomicBool,
     /// SystemArgument1 and SystemArgument2 of the pending run.
     args: Mutex<(usize, usize)>,
@@ -73,10 +77,7 @@ impl Dpc {
         Dpc::build(Some(name), Box::new(routine))
     }
 
-    fn build(
-        name: Option<&'static str>,
-        routine: Box<dyn Fn(&Dpc, usize, usize) + Send + Sync>,
-    ) -> Dpc {
+    fn build(name: Option<&'static str>, routine: Box<DeferredRoutine>) -> Dpc {
         Dpc {
             inner: Arc::new(DpcInner {
                 id: IdCell::new(),
@@ -123,7 +124,12 @@ pub fn insert_queue_dpc(dpc: &Dpc, argument1: usize, argument2: usize) -> bool {
 }
 
 /// Queues `inner` on simulated processor `cpu` unless it is already queued.
-pub(crate) fn queue_in(s: &mut SimState, inner: &Arc<DpcInner>, cpu: u32, args: (usize, usize)) -> bool {
+pub(crate) fn queue_in(
+    s: &mut SimState,
+    inner: &Arc<DpcInner>,
+    cpu: u32,
+    args: (usize, usize),
+) -> bool {
     if s.halted || inner.queued.swap(true, Ordering::AcqRel) {
         return false;
     }

@@ -119,9 +119,9 @@ pub(crate) fn connect(
     if !config.irql.is_device_level() || config.synchronize_irql < config.irql {
         return Err(STATUS_INVALID_PARAMETER);
     }
-    let lock = config.spin_lock.unwrap_or_else(|| {
-        Arc::new(config.name.map_or_else(KSpinLock::new, KSpinLock::named))
-    });
+    let lock = config
+        .spin_lock
+        .unwrap_or_else(|| Arc::new(config.name.map_or_else(KSpinLock::new, KSpinLock::named)));
     let inner = Arc::new(InterruptInner {
         id: IdCell::new(),
         name: config.name,

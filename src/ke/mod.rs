@@ -19,8 +19,7 @@ pub use dispatcher::{
     wait_for_multiple_objects, wait_for_single_object,
 };
 pub use dpc::{
-    Dpc, get_current_processor_number, insert_queue_dpc, remove_queue_dpc,
-    set_target_processor_dpc,
+    Dpc, get_current_processor_number, insert_queue_dpc, remove_queue_dpc, set_target_processor_dpc,
 };
 pub use event::{Event, EventType, clear_event, read_state_event, reset_event, set_event};
 pub use interrupt::{Interrupt, InterruptConfig, InterruptMode, synchronize_execution};

@@ -163,11 +163,11 @@ pub(crate) fn lock_raw(lock: &KSpinLock) {
                         }
                         Some(holder) if holder == cpu => Attempt::Recursive,
                         Some(holder) => {
-                            if let Some(frame) = s.top_frame_mut() {
-                                if frame.state != FrameState::Spinning(id) {
-                                    frame.state = FrameState::Spinning(id);
-                                    s.record(Event::SpinWait { cpu, lock: id, holder });
-                                }
+                            if let Some(frame) = s.top_frame_mut()
+                                && frame.state != FrameState::Spinning(id)
+                            {
+                                frame.state = FrameState::Spinning(id);
+                                s.record(Event::SpinWait { cpu, lock: id, holder });
                             }
                             Attempt::Spin
                         }
@@ -191,7 +191,10 @@ pub(crate) fn lock_raw(lock: &KSpinLock) {
                 return;
             }
             let mut spins = 0u32;
-            while lock.owner.compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed).is_err()
+            while lock
+                .owner
+                .compare_exchange_weak(0, me, Ordering::Acquire, Ordering::Relaxed)
+                .is_err()
             {
                 spins = spins.wrapping_add(1);
                 threaded::spin_wait(spins);

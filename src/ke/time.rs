@@ -2,8 +2,8 @@
 //! KeQueryTickCount, KeQueryTimeIncrement, KeStallExecutionProcessor, and the
 //! LARGE_INTEGER intervals that waits and timers take.
 
-use crate::sim::clock::{BOOT_SYSTEM_TIME, TICKS_PER_MS, TICKS_PER_SECOND, TICKS_PER_US};
 use crate::sim::clock::TIME_INCREMENT_TICKS;
+use crate::sim::clock::{BOOT_SYSTEM_TIME, TICKS_PER_MS, TICKS_PER_SECOND, TICKS_PER_US};
 use crate::sim::pcr::{self, Mode};
 use crate::sim::state::with_sim;
 use crate::sim::{self, threaded};

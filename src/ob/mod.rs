@@ -10,5 +10,5 @@ mod arena;
 mod object;
 
 pub use arena::{Arena, Id};
-pub use object::{ObjectId, ObjectInfo, ObjectKind};
 pub(crate) use object::IdCell;
+pub use object::{ObjectId, ObjectInfo, ObjectKind};

@@ -89,7 +89,13 @@ impl IdCell {
     }
 
     #[cold]
-    fn assign(&self, tag: u32, seen: u64, kind: ObjectKind, name: Option<&'static str>) -> ObjectId {
+    fn assign(
+        &self,
+        tag: u32,
+        seen: u64,
+        kind: ObjectKind,
+        name: Option<&'static str>,
+    ) -> ObjectId {
         let id = sim::register_object(ObjectInfo { kind, name });
         let packed = (u64::from(tag) << 32) | u64::from(id.0 + 1);
         // Two threaded-mode processors may race to assign; the first wins and

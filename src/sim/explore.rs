@@ -28,12 +28,7 @@ impl Exploration {
     #[track_caller]
     pub fn assert_ok(&self) {
         if let Some(run) = &self.failure {
-            panic!(
-                "seed {:#x} failed after {} seeds: {}",
-                run.seed,
-                self.seeds_run,
-                run.report()
-            );
+            panic!("seed {:#x} failed after {} seeds: {}", run.seed, self.seeds_run, run.report());
         }
     }
 }

@@ -260,7 +260,9 @@ impl Machine {
                 };
                 format!("Machine::sim().processors({}){strategy}.seed({:#x})", c.processors, c.seed)
             }
-            Kind::Threaded { processors } => format!("Machine::threaded().processors({processors})"),
+            Kind::Threaded { processors } => {
+                format!("Machine::threaded().processors({processors})")
+            }
         }
     }
 
@@ -345,6 +347,11 @@ fn run_sim<T: 'static>(
 
     let state = *state;
     let result = match state.stop {
+        Some(Stop::Failure(Failure::BugCheck(mut check))) => {
+            check.recent =
+                state.trace.tail(crate::verifier::RECENT_LINES).lines().map(String::from).collect();
+            Err(Failure::BugCheck(check))
+        }
         Some(Stop::Failure(failure)) => Err(failure),
         Some(Stop::Panic(payload)) => Err(Failure::Panic(panic_message(&*payload))),
         None => value.borrow_mut().take().ok_or(Failure::Unfinished),

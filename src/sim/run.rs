@@ -127,7 +127,11 @@ pub(crate) fn guarded(body: impl FnOnce()) {
 impl SimState {
     /// Picks the next choice, jumping the clock while nothing can run.
     /// `None` when the run is over.
-    fn decide(&mut self, strategy: &mut dyn Scheduler, enabled: &mut Vec<Enabled>) -> Option<Choice> {
+    fn decide(
+        &mut self,
+        strategy: &mut dyn Scheduler,
+        enabled: &mut Vec<Enabled>,
+    ) -> Option<Choice> {
         if self.stop.is_some() {
             return None;
         }
@@ -277,10 +281,10 @@ impl SimState {
                 if c.frames.last().is_some_and(|f| f.state == FrameState::Blocked) {
                     let irql = c.irql;
                     c.irql = PASSIVE_LEVEL;
-                    if let Some(Frame { kind: FrameKind::Thread(thread), .. }) = c.frames.pop() {
-                        if let Some(rec) = self.threads.get_mut(thread) {
-                            rec.irql = irql;
-                        }
+                    if let Some(Frame { kind: FrameKind::Thread(thread), .. }) = c.frames.pop()
+                        && let Some(rec) = self.threads.get_mut(thread)
+                    {
+                        rec.irql = irql;
                     }
                 }
                 None

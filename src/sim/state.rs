@@ -442,7 +442,9 @@ impl SimState {
             let p = index as u32;
             let dpc_due = cpu.irql < DISPATCH_LEVEL && !cpu.dpcs.is_empty();
             match cpu.frames.last() {
-                None if dpc_due => out.push(Enabled { choice: Choice::Run { cpu: p }, task: Task::Dpc(p) }),
+                None if dpc_due => {
+                    out.push(Enabled { choice: Choice::Run { cpu: p }, task: Task::Dpc(p) })
+                }
                 None => {
                     // Processors are alike: offering the first idle one only
                     // keeps the choice list short without losing behaviours.
@@ -463,7 +465,10 @@ impl SimState {
                     if dpc_due {
                         out.push(Enabled { choice: Choice::Run { cpu: p }, task: Task::Dpc(p) });
                     } else if runnable {
-                        out.push(Enabled { choice: Choice::Run { cpu: p }, task: self.task_of(p, top) });
+                        out.push(Enabled {
+                            choice: Choice::Run { cpu: p },
+                            task: self.task_of(p, top),
+                        });
                     }
                     let preemptible = cpu.frames.len() == 1
                         && !dpc_due

@@ -16,36 +16,111 @@ use crate::status::NtStatus;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Event {
     /// The scheduler picked `choice`, one of `of` enabled choices.
-    Pick { choice: Choice, of: u16 },
+    Pick {
+        choice: Choice,
+        of: u16,
+    },
     /// Nothing could run: virtual time jumped to the next timer.
-    ClockJump { to_ticks: u64 },
-    ThreadCreate { thread: u32 },
-    ThreadExit { thread: u32 },
-    Irql { cpu: u32, from: Irql, to: Irql },
-    SpinAcquire { cpu: u32, lock: ObjectId },
+    ClockJump {
+        to_ticks: u64,
+    },
+    ThreadCreate {
+        thread: u32,
+    },
+    ThreadExit {
+        thread: u32,
+    },
+    Irql {
+        cpu: u32,
+        from: Irql,
+        to: Irql,
+    },
+    SpinAcquire {
+        cpu: u32,
+        lock: ObjectId,
+    },
     /// The lock is held by `holder`: the processor spins.
-    SpinWait { cpu: u32, lock: ObjectId, holder: u32 },
-    SpinRelease { cpu: u32, lock: ObjectId },
+    SpinWait {
+        cpu: u32,
+        lock: ObjectId,
+        holder: u32,
+    },
+    SpinRelease {
+        cpu: u32,
+        lock: ObjectId,
+    },
     /// KeInsertQueueDpc; `queued` is false if it was already queued.
-    DpcQueue { cpu: u32, dpc: ObjectId, queued: bool },
-    DpcRemove { dpc: ObjectId, removed: bool },
-    DpcRun { cpu: u32, dpc: ObjectId },
-    TimerSet { timer: ObjectId, due_ticks: u64, period_ms: u32 },
-    TimerCancel { timer: ObjectId, was_set: bool },
-    TimerExpire { timer: ObjectId },
-    EventSet { event: ObjectId, was_signaled: bool },
-    EventReset { event: ObjectId, was_signaled: bool },
+    DpcQueue {
+        cpu: u32,
+        dpc: ObjectId,
+        queued: bool,
+    },
+    DpcRemove {
+        dpc: ObjectId,
+        removed: bool,
+    },
+    DpcRun {
+        cpu: u32,
+        dpc: ObjectId,
+    },
+    TimerSet {
+        timer: ObjectId,
+        due_ticks: u64,
+        period_ms: u32,
+    },
+    TimerCancel {
+        timer: ObjectId,
+        was_set: bool,
+    },
+    TimerExpire {
+        timer: ObjectId,
+    },
+    EventSet {
+        event: ObjectId,
+        was_signaled: bool,
+    },
+    EventReset {
+        event: ObjectId,
+        was_signaled: bool,
+    },
     /// A thread blocks on `count` objects, the first being `object`.
-    WaitBlock { thread: u32, object: Option<ObjectId>, count: u8 },
-    WaitEnd { thread: u32, status: NtStatus },
-    Stall { cpu: u32, ticks: u64 },
-    InterruptRequest { irq: u8 },
-    IsrEnter { cpu: u32, irq: u8, from: Irql },
-    IsrExit { cpu: u32, irq: u8, claimed: bool },
+    WaitBlock {
+        thread: u32,
+        object: Option<ObjectId>,
+        count: u8,
+    },
+    WaitEnd {
+        thread: u32,
+        status: NtStatus,
+    },
+    Stall {
+        cpu: u32,
+        ticks: u64,
+    },
+    InterruptRequest {
+        irq: u8,
+    },
+    IsrEnter {
+        cpu: u32,
+        irq: u8,
+        from: Irql,
+    },
+    IsrExit {
+        cpu: u32,
+        irq: u8,
+        claimed: bool,
+    },
     /// No connected ISR claimed the interrupt (or none was connected).
-    Unclaimed { irq: u8 },
-    Yield { cpu: u32 },
-    BugCheck { code: u32, param1: u64 },
+    Unclaimed {
+        irq: u8,
+    },
+    Yield {
+        cpu: u32,
+    },
+    BugCheck {
+        code: u32,
+        param1: u64,
+    },
 }
 
 /// An event stamped with the virtual time it happened at.
@@ -156,13 +231,17 @@ impl Trace {
             }
             Event::WaitBlock { thread, object, count } => match object {
                 Some(first) if count == 1 => format!("{} waits on {}", t(thread), o(first)),
-                Some(first) => format!("{} waits on {} and {} more", t(thread), o(first), count - 1),
+                Some(first) => {
+                    format!("{} waits on {} and {} more", t(thread), o(first), count - 1)
+                }
                 None => format!("{} delays", t(thread)),
             },
             Event::WaitEnd { thread, status } => format!("{} wakes: {status:?}", t(thread)),
             Event::Stall { cpu, ticks } => format!("cpu{cpu} stalls {}", format_ticks(ticks)),
             Event::InterruptRequest { irq } => format!("irq{irq} requested"),
-            Event::IsrEnter { cpu, irq, from } => format!("cpu{cpu} takes irq{irq} (was at {from})"),
+            Event::IsrEnter { cpu, irq, from } => {
+                format!("cpu{cpu} takes irq{irq} (was at {from})")
+            }
             Event::IsrExit { cpu, irq, claimed } => {
                 format!("cpu{cpu} irq{irq} {}", if claimed { "claimed" } else { "not claimed" })
             }

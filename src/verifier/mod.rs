@@ -26,7 +26,12 @@ pub struct BugCheck {
     pub message: String,
     pub cpu: u32,
     pub at_ticks: u64,
+    /// The last trace lines before the stop (simulation with tracing on).
+    pub recent: Vec<String>,
 }
+
+/// How many trace lines a bug check keeps.
+pub const RECENT_LINES: usize = 16;
 
 impl BugCheck {
     /// The stop code's symbolic name.
@@ -84,6 +89,7 @@ pub(crate) fn bug_check(rule: Rule, args: [u64; 3], message: String) {
         message,
         cpu: pcr::cpu(),
         at_ticks: sim::now_ticks(),
+        recent: Vec::new(),
     };
     tracing::error!(target: "wdmsim::verifier", "{check}");
     match pcr::require_machine("KeBugCheckEx") {

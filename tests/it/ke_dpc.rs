@@ -43,7 +43,9 @@ fn queued_at_dispatch_it_waits_until_the_processor_drops_below_dispatch() {
         .explore(0..300, || {
             let log = Log::default();
             let l = log.clone();
-            let dpc = Dpc::new(move |_, _, _| l.push(format!("dpc on cpu{}", ke_get_current_processor_number())));
+            let dpc = Dpc::new(move |_, _, _| {
+                l.push(format!("dpc on cpu{}", ke_get_current_processor_number()))
+            });
             let lock = KSpinLock::named("held");
             let old = ke_acquire_spin_lock(&lock);
             let cpu = ke_get_current_processor_number();

@@ -91,7 +91,10 @@ fn wait_any_reports_the_index_and_wait_all_needs_every_object() {
         let empty = ke_wait_for_multiple_objects(&none, WaitType::Any, None);
         (any, all_poll, all, empty)
     });
-    assert_eq!(run.value(), (STATUS_WAIT_1, STATUS_TIMEOUT, STATUS_SUCCESS, STATUS_INVALID_PARAMETER));
+    assert_eq!(
+        run.value(),
+        (STATUS_WAIT_1, STATUS_TIMEOUT, STATUS_SUCCESS, STATUS_INVALID_PARAMETER)
+    );
 }
 
 #[test]
@@ -157,7 +160,10 @@ fn waiting_at_dispatch_level_follows_driver_verifiers_rules() {
             ke_wait_for_single_object(&event, timeout);
         });
         let check = bug_check_of(&run);
-        assert_eq!((check.code, check.params[0], check.params[1]), (0xC4, subcode, u64::from(irql.0)));
+        assert_eq!(
+            (check.code, check.params[0], check.params[1]),
+            (0xC4, subcode, u64::from(irql.0))
+        );
     }
 }
 
@@ -174,7 +180,8 @@ fn setting_an_event_above_dispatch_is_0xc4_0x80() {
 #[test]
 fn waiting_on_more_than_64_objects_is_bug_check_0xc() {
     let run = Machine::sim().run(|| {
-        let events: Vec<Event> = (0..65).map(|_| Event::new(EventType::NotificationEvent, true)).collect();
+        let events: Vec<Event> =
+            (0..65).map(|_| Event::new(EventType::NotificationEvent, true)).collect();
         let refs: Vec<&dyn Waitable> = events.iter().map(|e| e as &dyn Waitable).collect();
         ke_wait_for_multiple_objects(&refs, WaitType::Any, None);
     });

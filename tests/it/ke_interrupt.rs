@@ -178,7 +178,8 @@ fn ke_synchronize_execution_excludes_the_isr_on_every_processor() {
             .assert_ok();
     }
     // Control: without it, some seed puts the ISR inside the section.
-    let unsynchronized = Machine::sim().processors(2).explore(0..150, || assert_eq!(critical_sections(false), 0));
+    let unsynchronized =
+        Machine::sim().processors(2).explore(0..150, || assert_eq!(critical_sections(false), 0));
     let run = unsynchronized.failure.expect("an overlap under some seed");
     let replay = Machine::sim().processors(2).seed(run.seed).run(|| critical_sections(false));
     assert!(replay.value() > 0, "the failing seed replays the overlap");
@@ -188,10 +189,7 @@ fn ke_synchronize_execution_excludes_the_isr_on_every_processor() {
 fn shared_line_isrs_run_in_connection_order_until_one_claims() {
     let run = Machine::sim().processors(1).run(|| {
         let log = Log::default();
-        let shared = |name: &'static str| InterruptConfig {
-            share_vector: true,
-            ..config(name)
-        };
+        let shared = |name: &'static str| InterruptConfig { share_vector: true, ..config(name) };
         let (l1, l2) = (log.clone(), log.clone());
         let first = io_connect_interrupt(shared("first"), move || {
             l1.push("first: not mine");
@@ -220,17 +218,33 @@ fn connection_errors_are_statuses() {
         let first = io_connect_interrupt(config("a"), || true).expect("free");
         let conflict = io_connect_interrupt(config("b"), || true).err();
         let shared_on_exclusive =
-            io_connect_interrupt(InterruptConfig { share_vector: true, ..config("c") }, || true).err();
-        let bad_vector = io_connect_interrupt(InterruptConfig { vector: 0x99, ..config("d") }, || true).err();
-        let clock = io_connect_interrupt(InterruptConfig::for_irq(0), || true).err();
-        let not_device =
-            io_connect_interrupt(InterruptConfig { irql: DISPATCH_LEVEL, ..InterruptConfig::for_irq(5) }, || true)
+            io_connect_interrupt(InterruptConfig { share_vector: true, ..config("c") }, || true)
                 .err();
-        let no_processor =
-            io_connect_interrupt(InterruptConfig { affinity: 0b100, ..InterruptConfig::for_irq(5) }, || true).err();
+        let bad_vector =
+            io_connect_interrupt(InterruptConfig { vector: 0x99, ..config("d") }, || true).err();
+        let clock = io_connect_interrupt(InterruptConfig::for_irq(0), || true).err();
+        let not_device = io_connect_interrupt(
+            InterruptConfig { irql: DISPATCH_LEVEL, ..InterruptConfig::for_irq(5) },
+            || true,
+        )
+        .err();
+        let no_processor = io_connect_interrupt(
+            InterruptConfig { affinity: 0b100, ..InterruptConfig::for_irq(5) },
+            || true,
+        )
+        .err();
         io_disconnect_interrupt(first);
-        let after_disconnect = io_connect_interrupt(config("e"), || true).map(io_disconnect_interrupt).err();
-        [conflict, shared_on_exclusive, bad_vector, clock, not_device, no_processor, after_disconnect]
+        let after_disconnect =
+            io_connect_interrupt(config("e"), || true).map(io_disconnect_interrupt).err();
+        [
+            conflict,
+            shared_on_exclusive,
+            bad_vector,
+            clock,
+            not_device,
+            no_processor,
+            after_disconnect,
+        ]
     });
     let p = Some(STATUS_INVALID_PARAMETER);
     assert_eq!(run.value(), [p, p, p, p, p, p, None]);
@@ -262,7 +276,10 @@ fn an_isr_that_returns_at_another_irql_is_0xc4_0x111() {
         ke_delay_execution_thread(Interval::relative_ms(1));
     });
     let check = bug_check_of(&run);
-    assert_eq!((check.code, check.params[0], check.params[2], check.params[3]), (0xC4, 0x111, 20, 31));
+    assert_eq!(
+        (check.code, check.params[0], check.params[2], check.params[3]),
+        (0xC4, 0x111, 20, 31)
+    );
 }
 
 #[test]

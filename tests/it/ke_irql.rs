@@ -96,6 +96,9 @@ fn a_bug_check_ends_the_run_with_its_trace_and_the_test_process_goes_on() {
     assert!(run.result.is_err());
     let last = run.trace.records().last().expect("recorded");
     assert_eq!(run.trace.line(&last.event), "BUG CHECK 0xC4 (0x31)");
+    let check = bug_check_of(&run);
+    assert_eq!(check.recent.last().map(String::as_str), Some("0.0000000 BUG CHECK 0xC4 (0x31)"));
+    assert!(check.recent.len() <= wdmsim::verifier::RECENT_LINES);
     let report = run.report();
     assert!(report.contains("*** STOP 0x000000C4 (0x31, 0x0, 0x1F, 0x0)"), "{report}");
     assert!(report.contains("replay: Machine::sim().processors(2).seed(0x3)"), "{report}");

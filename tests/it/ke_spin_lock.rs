@@ -39,12 +39,16 @@ fn a_counter_under_a_spin_lock_is_exact_under_every_seed() {
     for processors in [2, 4] {
         Machine::sim()
             .processors(processors)
-            .explore(0..150, move || assert_eq!(race(processors + 1, 10, true), u64::from((processors + 1) * 10)))
+            .explore(0..150, move || {
+                assert_eq!(race(processors + 1, 10, true), u64::from((processors + 1) * 10))
+            })
             .assert_ok();
         Machine::sim()
             .processors(processors)
             .pct(3)
-            .explore(0..150, move || assert_eq!(race(processors + 1, 10, true), u64::from((processors + 1) * 10)))
+            .explore(0..150, move || {
+                assert_eq!(race(processors + 1, 10, true), u64::from((processors + 1) * 10))
+            })
             .assert_ok();
     }
 }
@@ -52,7 +56,8 @@ fn a_counter_under_a_spin_lock_is_exact_under_every_seed() {
 #[test]
 fn without_the_lock_some_seed_loses_an_update() {
     // The control experiment: the scheduler really interleaves processors.
-    let exploration = Machine::sim().processors(2).explore(0..200, || assert_eq!(race(2, 10, false), 20));
+    let exploration =
+        Machine::sim().processors(2).explore(0..200, || assert_eq!(race(2, 10, false), 20));
     let run = exploration.failure.expect("some seed interleaves the unguarded updates");
     assert!(matches!(run.failure(), Some(Failure::Panic(_))), "{}", run.report());
     // And that seed replays to the same lost update.
@@ -201,4 +206,3 @@ fn acquiring_a_lock_the_processor_already_holds_is_0xc4_0x1000() {
     let check = bug_check_of(&run);
     assert_eq!((check.code, check.params[0]), (0xC4, 0x1000));
 }
-

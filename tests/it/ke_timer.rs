@@ -75,7 +75,9 @@ fn a_synchronization_timer_releases_one_waiter() {
             .map(|_| {
                 let (t, w) = (timer.clone(), woken.clone());
                 ps_create_system_thread(move || {
-                    if ke_wait_for_single_object(&t, Some(Interval::relative_ms(100))) == STATUS_SUCCESS {
+                    if ke_wait_for_single_object(&t, Some(Interval::relative_ms(100)))
+                        == STATUS_SUCCESS
+                    {
                         w.fetch_add(1, Ordering::SeqCst);
                     }
                 })

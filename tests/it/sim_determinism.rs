@@ -61,8 +61,7 @@ pub fn busy_machine() -> u32 {
     ke_wait_for_single_object(&done, Some(Interval::relative_ms(10)));
     ke_cancel_timer(&timer);
     io_disconnect_interrupt(interrupt);
-    let total = *total.acquire();
-    total
+    *total.acquire()
 }
 
 #[test]
@@ -83,21 +82,22 @@ fn the_same_seed_twice_gives_byte_identical_traces_over_1000_seeds() {
 fn pct_runs_are_deterministic_too() {
     for seed in 0..100 {
         let machine = Machine::sim().processors(2).pct(3).seed(seed);
-        assert_eq!(machine.run(busy_machine).trace.to_string(), machine.run(busy_machine).trace.to_string());
+        assert_eq!(
+            machine.run(busy_machine).trace.to_string(),
+            machine.run(busy_machine).trace.to_string()
+        );
     }
 }
 
 #[test]
 fn different_seeds_explore_different_interleavings() {
-    let traces: std::collections::BTreeSet<String> =
-        (0..50).map(|seed| Machine::sim().processors(3).seed(seed).run(busy_machine).trace.to_string()).collect();
+    let traces: std::collections::BTreeSet<String> = (0..50)
+        .map(|seed| Machine::sim().processors(3).seed(seed).run(busy_machine).trace.to_string())
+        .collect();
     assert!(traces.len() > 40, "only {} distinct traces", traces.len());
 }
 
 #[test]
 fn the_result_is_the_same_under_every_seed() {
-    Machine::sim()
-        .processors(3)
-        .explore(0..300, || assert_eq!(busy_machine() % 10, 6))
-        .assert_ok();
+    Machine::sim().processors(3).explore(0..300, || assert_eq!(busy_machine() % 10, 6)).assert_ok();
 }

@@ -153,8 +153,7 @@ proptest! {
             for t in &threads {
                 ke_wait_for_single_object(t, None);
             }
-            let total = *total.acquire();
-            total
+            *total.acquire()
         });
         prop_assert!(run.is_ok(), "{}", run.report());
         prop_assert_eq!(run.value(), processors * 5);

@@ -26,8 +26,7 @@ impl Pct {
         let mut rng = Rng::new(seed);
         let depth = depth.max(1);
         let steps = steps.max(1);
-        let mut change_points: Vec<u64> =
-            (1..depth).map(|_| 1 + rng.below(steps)).collect();
+        let mut change_points: Vec<u64> = (1..depth).map(|_| 1 + rng.below(steps)).collect();
         change_points.sort_unstable();
         Pct { rng, depth, priorities: BTreeMap::new(), change_points, next_change: 0 }
     }
