@@ -33,3 +33,8 @@ pub mod zw;
 
 pub use sim::{Failure, Machine, Run};
 pub use status::NtStatus;
+
+/// The README's examples compile and pass as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -72,17 +72,25 @@ pub fn get_current_irql() -> Irql {
 /// lower level, or above HIGH_LEVEL, is bug check 0xC4/0x30.
 #[inline]
 pub fn raise_irql(new: Irql) -> Irql {
-    let old = pcr::irql();
+    let (old, mode) = pcr::PCR.with(|p| (p.irql.get(), p.mode.get()));
     if new < old || new > HIGH_LEVEL {
-        verifier::bug_check(
-            Rule::RaiseIrqlInvalid,
-            [u64::from(old.0), u64::from(new.0), 0],
-            format!("KeRaiseIrql from {old} to {new}"),
-        );
+        raise_invalid(old, new);
         return old;
     }
-    change_irql(old, new);
+    pcr::set_irql(new);
+    if mode == Mode::Sim {
+        sim::point(Event::Irql { cpu: pcr::cpu(), from: old, to: new });
+    }
     old
+}
+
+#[cold]
+fn raise_invalid(old: Irql, new: Irql) {
+    verifier::bug_check(
+        Rule::RaiseIrqlInvalid,
+        [u64::from(old.0), u64::from(new.0), 0],
+        format!("KeRaiseIrql from {old} to {new}"),
+    );
 }
 
 /// KeLowerIrql: lowers to `new`. Lowering to a higher level is bug check
@@ -90,24 +98,29 @@ pub fn raise_irql(new: Irql) -> Irql {
 /// parameter 4 = 1.
 #[inline]
 pub fn lower_irql(new: Irql) {
-    let old = pcr::irql();
+    let (old, context) = pcr::PCR.with(|p| (p.irql.get(), p.context.get()));
+    if new > old || new > HIGH_LEVEL || (new < DISPATCH_LEVEL && context == Context::Dpc) {
+        lower_invalid(old, new);
+        return;
+    }
+    change_irql(old, new);
+}
+
+#[cold]
+fn lower_invalid(old: Irql, new: Irql) {
     if new > old || new > HIGH_LEVEL {
         verifier::bug_check(
             Rule::LowerIrqlInvalid,
             [u64::from(old.0), u64::from(new.0), 0],
             format!("KeLowerIrql from {old} to {new}"),
         );
-        return;
-    }
-    if new < DISPATCH_LEVEL && pcr::context() == Context::Dpc {
+    } else {
         verifier::bug_check(
             Rule::LowerIrqlInDpc,
             [u64::from(old.0), u64::from(new.0), 1],
             format!("KeLowerIrql to {new} inside a DPC routine"),
         );
-        return;
     }
-    change_irql(old, new);
 }
 
 /// KeRaiseIrqlToDpcLevel.
@@ -120,8 +133,11 @@ pub fn raise_irql_to_dpc_level() -> Irql {
 /// interrupts the old level held back are delivered before it returns.
 #[inline]
 pub(crate) fn change_irql(old: Irql, new: Irql) {
-    pcr::set_irql(new);
-    match pcr::mode() {
+    let mode = pcr::PCR.with(|p| {
+        p.irql.set(new);
+        p.mode.get()
+    });
+    match mode {
         Mode::Sim => sim::point(Event::Irql { cpu: pcr::cpu(), from: old, to: new }),
         Mode::Threaded => {
             if new < DISPATCH_LEVEL && old >= DISPATCH_LEVEL {

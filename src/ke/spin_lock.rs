@@ -60,11 +60,7 @@ impl KSpinLock {
 pub fn acquire_spin_lock(lock: &KSpinLock) -> Irql {
     let old = pcr::irql();
     if old > DISPATCH_LEVEL {
-        verifier::bug_check(
-            Rule::AcquireSpinLockAboveDispatch,
-            [u64::from(old.0), u64::from(lock.id().0), 0],
-            format!("KeAcquireSpinLock on {} at {old}", sim_name(lock)),
-        );
+        above_dispatch(lock, old);
         return old;
     }
     pcr::set_irql(DISPATCH_LEVEL);
@@ -77,11 +73,7 @@ pub fn acquire_spin_lock(lock: &KSpinLock) -> Irql {
 pub fn release_spin_lock(lock: &KSpinLock, old_irql: Irql) {
     let irql = pcr::irql();
     if irql != DISPATCH_LEVEL {
-        verifier::bug_check(
-            Rule::ReleaseSpinLockNotAtDispatch,
-            [u64::from(irql.0), u64::from(lock.id().0), 0],
-            format!("KeReleaseSpinLock on {} at {irql}", sim_name(lock)),
-        );
+        release_not_at_dispatch(lock, irql);
         return;
     }
     if old_irql > DISPATCH_LEVEL {
@@ -102,11 +94,7 @@ pub fn release_spin_lock(lock: &KSpinLock, old_irql: Irql) {
 pub fn acquire_spin_lock_at_dpc_level(lock: &KSpinLock) {
     let irql = pcr::irql();
     if irql < DISPATCH_LEVEL {
-        verifier::bug_check(
-            Rule::AcquireAtDpcLevelBelowDispatch,
-            [u64::from(irql.0), u64::from(lock.id().0), 0],
-            format!("KeAcquireSpinLockAtDpcLevel on {} at {irql}", sim_name(lock)),
-        );
+        at_dpc_level_below_dispatch(lock, irql);
         return;
     }
     lock_raw(lock);
@@ -116,16 +104,48 @@ pub fn acquire_spin_lock_at_dpc_level(lock: &KSpinLock) {
 pub fn release_spin_lock_from_dpc_level(lock: &KSpinLock) {
     let irql = pcr::irql();
     if irql < DISPATCH_LEVEL {
-        verifier::bug_check(
-            Rule::ReleaseFromDpcLevelBelowDispatch,
-            [u64::from(irql.0), u64::from(lock.id().0), 0],
-            format!("KeReleaseSpinLockFromDpcLevel on {} at {irql}", sim_name(lock)),
-        );
+        from_dpc_level_below_dispatch(lock, irql);
         return;
     }
     if unlock_raw(lock) && pcr::mode() == Mode::Sim {
         sim::point(Event::Yield { cpu: pcr::cpu() });
     }
+}
+
+#[cold]
+fn above_dispatch(lock: &KSpinLock, irql: Irql) {
+    verifier::bug_check(
+        Rule::AcquireSpinLockAboveDispatch,
+        [u64::from(irql.0), u64::from(lock.id().0), 0],
+        format!("KeAcquireSpinLock on {} at {irql}", sim_name(lock)),
+    );
+}
+
+#[cold]
+fn release_not_at_dispatch(lock: &KSpinLock, irql: Irql) {
+    verifier::bug_check(
+        Rule::ReleaseSpinLockNotAtDispatch,
+        [u64::from(irql.0), u64::from(lock.id().0), 0],
+        format!("KeReleaseSpinLock on {} at {irql}", sim_name(lock)),
+    );
+}
+
+#[cold]
+fn at_dpc_level_below_dispatch(lock: &KSpinLock, irql: Irql) {
+    verifier::bug_check(
+        Rule::AcquireAtDpcLevelBelowDispatch,
+        [u64::from(irql.0), u64::from(lock.id().0), 0],
+        format!("KeAcquireSpinLockAtDpcLevel on {} at {irql}", sim_name(lock)),
+    );
+}
+
+#[cold]
+fn from_dpc_level_below_dispatch(lock: &KSpinLock, irql: Irql) {
+    verifier::bug_check(
+        Rule::ReleaseFromDpcLevelBelowDispatch,
+        [u64::from(irql.0), u64::from(lock.id().0), 0],
+        format!("KeReleaseSpinLockFromDpcLevel on {} at {irql}", sim_name(lock)),
+    );
 }
 
 fn sim_name(lock: &KSpinLock) -> String {
@@ -144,10 +164,10 @@ enum Attempt {
 /// Takes `lock` at the current IRQL (the caller has raised it), spinning
 /// while another processor holds it. A scheduling point.
 pub(crate) fn lock_raw(lock: &KSpinLock) {
-    let id = lock.id();
-    let cpu = pcr::cpu();
     match pcr::require_machine("KeAcquireSpinLock") {
         Mode::Sim => {
+            let id = lock.id();
+            let cpu = pcr::cpu();
             loop {
                 let attempt = with_sim(|s| {
                     if s.halted {
@@ -176,7 +196,7 @@ pub(crate) fn lock_raw(lock: &KSpinLock) {
                 match attempt {
                     Attempt::Acquired => break,
                     Attempt::Recursive => {
-                        recursive(lock, id);
+                        recursive(lock);
                         return;
                     }
                     Attempt::Spin => fiber::suspend(),
@@ -187,7 +207,7 @@ pub(crate) fn lock_raw(lock: &KSpinLock) {
         _ => {
             let me = threaded::token();
             if lock.owner.load(Ordering::Relaxed) == me {
-                recursive(lock, id);
+                recursive(lock);
                 return;
             }
             let mut spins = 0u32;
@@ -204,10 +224,10 @@ pub(crate) fn lock_raw(lock: &KSpinLock) {
 }
 
 #[cold]
-fn recursive(lock: &KSpinLock, id: ObjectId) {
+fn recursive(lock: &KSpinLock) {
     verifier::bug_check(
         Rule::SpinLockRecursive,
-        [u64::from(id.0), 0, 0],
+        [u64::from(lock.id().0), 0, 0],
         format!("{} acquired again by the processor holding it", sim_name(lock)),
     );
 }
@@ -216,10 +236,10 @@ fn recursive(lock: &KSpinLock, id: ObjectId) {
 /// caller did not hold it. Records the release but is not itself a
 /// scheduling point: the caller's IRQL change or yield is.
 pub(crate) fn unlock_raw(lock: &KSpinLock) -> bool {
-    let id = lock.id();
     let cpu = pcr::cpu();
     let holder = match pcr::require_machine("KeReleaseSpinLock") {
         Mode::Sim => with_sim(|s| {
+            let id = lock.id();
             let holder = s.locks.get(&id).copied();
             if holder == Some(cpu) || s.halted {
                 s.locks.remove(&id);
@@ -242,7 +262,7 @@ pub(crate) fn unlock_raw(lock: &KSpinLock) -> bool {
         Some(None) => {
             verifier::bug_check(
                 Rule::SpinLockNotHeld,
-                [u64::from(id.0), 0, 0],
+                [u64::from(lock.id().0), 0, 0],
                 format!("{} released while not held", sim_name(lock)),
             );
             false
@@ -250,7 +270,7 @@ pub(crate) fn unlock_raw(lock: &KSpinLock) -> bool {
         Some(Some(owner)) => {
             verifier::bug_check(
                 Rule::SpinLockWrongOwner,
-                [u64::from(id.0), u64::from(owner), u64::from(cpu)],
+                [u64::from(lock.id().0), u64::from(owner), u64::from(cpu)],
                 format!("{} released by cpu{cpu}; it is held by {owner}", sim_name(lock)),
             );
             false
@@ -261,6 +281,12 @@ pub(crate) fn unlock_raw(lock: &KSpinLock) -> bool {
 /// A value guarded by a kernel spin lock: the Rust form of the book's
 /// `KSPIN_LOCK` next to the data it protects. [`SpinLock::acquire`] raises
 /// to DISPATCH_LEVEL; dropping the guard releases and restores the IRQL.
+///
+/// In a simulation the kernel lock decides who holds it (a processor that
+/// finds it taken spins, visibly to the scheduler) and the inner host mutex
+/// is always free when reached. In threaded mode the host mutex is the lock,
+/// and the kernel lock's owner word only records the holder, for the
+/// recursion check: one atomic pair per acquire/release, as a bare mutex.
 pub struct SpinLock<T> {
     raw: KSpinLock,
     data: Mutex<T>,
@@ -288,13 +314,21 @@ impl<T> SpinLock<T> {
     }
 
     /// KeAcquireSpinLock on this lock.
+    #[inline]
     pub fn acquire(&self) -> SpinLockGuard<'_, T> {
+        if pcr::mode() == Mode::Threaded {
+            return self.acquire_threaded(true);
+        }
         let old = acquire_spin_lock(&self.raw);
         SpinLockGuard { lock: self, data: Some(self.data_guard()), old_irql: Some(old) }
     }
 
     /// KeAcquireSpinLockAtDpcLevel on this lock.
+    #[inline]
     pub fn acquire_at_dpc_level(&self) -> SpinLockGuard<'_, T> {
+        if pcr::mode() == Mode::Threaded {
+            return self.acquire_threaded(false);
+        }
         acquire_spin_lock_at_dpc_level(&self.raw);
         SpinLockGuard { lock: self, data: Some(self.data_guard()), old_irql: None }
     }
@@ -309,19 +343,34 @@ impl<T> SpinLock<T> {
         self.data.into_inner()
     }
 
+    #[inline]
+    fn acquire_threaded(&self, raise: bool) -> SpinLockGuard<'_, T> {
+        let old = pcr::irql();
+        if raise && old > DISPATCH_LEVEL {
+            above_dispatch(&self.raw, old);
+        } else if !raise && old < DISPATCH_LEVEL {
+            at_dpc_level_below_dispatch(&self.raw, old);
+        }
+        let me = threaded::token();
+        if self.raw.owner.load(Ordering::Relaxed) == me {
+            recursive(&self.raw);
+        }
+        if raise {
+            pcr::set_irql(DISPATCH_LEVEL);
+        }
+        let data = self.data.lock();
+        self.raw.owner.store(me, Ordering::Relaxed);
+        SpinLockGuard { lock: self, data: Some(data), old_irql: raise.then_some(old) }
+    }
+
     fn data_guard(&self) -> MutexGuard<'_, T> {
-        match pcr::mode() {
-            // The kernel lock is ours, so the host lock is free; but after a
-            // bug check, a destructor may meet a lock that a fiber torn down
-            // later still holds.
-            Mode::Sim => match self.data.try_lock() {
-                Some(guard) => guard,
-                None if !std::thread::panicking() => {
-                    std::panic::resume_unwind(Box::new(verifier::Halt))
-                }
-                None => panic!("wdmsim: a destructor needs a spin lock a stopped fiber holds"),
-            },
-            _ => self.data.lock(),
+        // The kernel lock is ours, so the host lock is free; but after a bug
+        // check, a destructor may meet a lock that a fiber torn down later
+        // still holds.
+        match self.data.try_lock() {
+            Some(guard) => guard,
+            None if !std::thread::panicking() => std::panic::resume_unwind(Box::new(verifier::Halt)),
+            None => panic!("wdmsim: a destructor needs a spin lock a stopped fiber holds"),
         }
     }
 }
@@ -356,6 +405,23 @@ impl<T> DerefMut for SpinLockGuard<'_, T> {
 
 impl<T> Drop for SpinLockGuard<'_, T> {
     fn drop(&mut self) {
+        if pcr::mode() == Mode::Threaded {
+            let irql = pcr::irql();
+            match self.old_irql {
+                Some(_) if irql != DISPATCH_LEVEL => release_not_at_dispatch(&self.lock.raw, irql),
+                None if irql < DISPATCH_LEVEL => from_dpc_level_below_dispatch(&self.lock.raw, irql),
+                _ => {}
+            }
+            self.lock.raw.owner.store(0, Ordering::Relaxed);
+            self.data = None;
+            if let Some(old) = self.old_irql {
+                pcr::set_irql(old);
+                if old < DISPATCH_LEVEL {
+                    threaded::drain_dpcs();
+                }
+            }
+            return;
+        }
         // Free the value before the kernel lock, so a processor that gets
         // the kernel lock next finds the value free too.
         self.data = None;

@@ -75,6 +75,8 @@ thread_local! {
     static MACHINE: RefCell<Option<Arc<Machine>>> = const { RefCell::new(None) };
     /// DPCs queued by this processor, run when its IRQL drops.
     static LOCAL_DPCS: RefCell<VecDeque<(Arc<DpcInner>, u64)>> = const { RefCell::new(VecDeque::new()) };
+    /// Whether `LOCAL_DPCS` may hold work: the one load every IRQL drop pays.
+    static DPCS_PENDING: Cell<bool> = const { Cell::new(false) };
     static TOKEN: Cell<u32> = const { Cell::new(0) };
 }
 
@@ -109,6 +111,7 @@ fn attach(machine: &Arc<Machine>, cpu: u32, context: Context) {
 
 fn detach() {
     LOCAL_DPCS.with(|q| q.borrow_mut().clear());
+    DPCS_PENDING.with(|p| p.set(false));
     MACHINE.with(|m| *m.borrow_mut() = None);
     pcr::reset();
 }
@@ -283,10 +286,19 @@ fn run_queued_dpc(inner: &Arc<DpcInner>, generation: u64) {
 
 /// Runs this processor's queued DPCs (its IRQL just dropped below
 /// DISPATCH_LEVEL, or it queued one from below it).
+#[inline]
 pub(crate) fn drain_dpcs() {
+    if DPCS_PENDING.with(Cell::get) {
+        drain_dpcs_slow();
+    }
+}
+
+#[cold]
+fn drain_dpcs_slow() {
     while let Some((inner, generation)) = LOCAL_DPCS.with(|q| q.borrow_mut().pop_front()) {
         run_queued_dpc(&inner, generation);
     }
+    DPCS_PENDING.with(|p| p.set(false));
 }
 
 pub(crate) fn queue_dpc(inner: Arc<DpcInner>, generation: u64, target: Option<u32>) {
@@ -295,6 +307,7 @@ pub(crate) fn queue_dpc(inner: Arc<DpcInner>, generation: u64, target: Option<u3
         return;
     }
     LOCAL_DPCS.with(|q| q.borrow_mut().push_back((inner, generation)));
+    DPCS_PENDING.with(|p| p.set(true));
     if pcr::irql() < DISPATCH_LEVEL {
         drain_dpcs();
     }
