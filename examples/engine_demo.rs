@@ -36,7 +36,10 @@ fn scenario() -> u32 {
     });
     let interrupt = io_connect_interrupt(
         InterruptConfig { name: Some("device"), ..InterruptConfig::for_irq(7) },
-        move || ke_insert_queue_dpc(&dpc_for_isr, 0, 0) || true,
+        move || {
+            ke_insert_queue_dpc(&dpc_for_isr, 0, 0);
+            true // the device interrupted: claim it
+        },
     )
     .expect("IRQ 7 is free");
     interrupt_after(7, Interval::relative_ms(3));

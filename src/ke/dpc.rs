@@ -134,7 +134,7 @@ pub(crate) fn queue_in(
         return false;
     }
     *inner.args.lock() = args;
-    let cpu = (cpu as usize).min(s.cpus.len() - 1);
+    let cpu = cpu as usize % s.cpus.len();
     s.cpus[cpu].dpcs.push_back(inner.clone());
     true
 }
@@ -161,7 +161,8 @@ pub fn remove_queue_dpc(dpc: &Dpc) -> bool {
     }
 }
 
-/// KeSetTargetProcessorDpc: run the DPC on processor `number`.
+/// KeSetTargetProcessorDpc: run the DPC on processor `number` (taken modulo
+/// the number of processors, the port's choice for an out-of-range number).
 pub fn set_target_processor_dpc(dpc: &Dpc, number: u32) {
     dpc.inner.target.store(number, Ordering::Relaxed);
 }

@@ -369,7 +369,9 @@ impl<T> SpinLock<T> {
         // still holds.
         match self.data.try_lock() {
             Some(guard) => guard,
-            None if !std::thread::panicking() => std::panic::resume_unwind(Box::new(verifier::Halt)),
+            None if !std::thread::panicking() => {
+                std::panic::resume_unwind(Box::new(verifier::Halt))
+            }
             None => panic!("wdmsim: a destructor needs a spin lock a stopped fiber holds"),
         }
     }
@@ -409,7 +411,9 @@ impl<T> Drop for SpinLockGuard<'_, T> {
             let irql = pcr::irql();
             match self.old_irql {
                 Some(_) if irql != DISPATCH_LEVEL => release_not_at_dispatch(&self.lock.raw, irql),
-                None if irql < DISPATCH_LEVEL => from_dpc_level_below_dispatch(&self.lock.raw, irql),
+                None if irql < DISPATCH_LEVEL => {
+                    from_dpc_level_below_dispatch(&self.lock.raw, irql)
+                }
                 _ => {}
             }
             self.lock.raw.owner.store(0, Ordering::Relaxed);

@@ -224,3 +224,23 @@ fn waiters_are_released_in_wait_order() {
     });
     assert_eq!(run.value(), ["t0", "t1", "t2"]);
 }
+
+#[test]
+fn clear_event_and_a_thread_that_terminates_itself() {
+    let run = Machine::sim().processors(2).run(|| {
+        let event = Event::new(EventType::NotificationEvent, true);
+        ke_clear_event(&event);
+        let cleared = !ke_read_state_event(&event);
+        let reached = std::sync::Arc::new(AtomicU32::new(0));
+        let r = reached.clone();
+        let thread = ps_create_system_thread_named("quitter", move || {
+            r.store(1, Ordering::SeqCst);
+            ps_terminate_system_thread(STATUS_SUCCESS);
+        })
+        .expect("PASSIVE_LEVEL");
+        let status = ke_wait_for_single_object(&thread, None);
+        (cleared, status, reached.load(Ordering::SeqCst))
+    });
+    assert_eq!(run.value_ref(), &(true, STATUS_SUCCESS, 1));
+    assert!(run.trace.to_string().contains("exit thread 1 \"quitter\""));
+}

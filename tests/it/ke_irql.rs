@@ -15,11 +15,22 @@ fn raise_and_lower_round_trip() {
         ke_lower_irql(high);
         let at_dispatch = ke_get_current_irql();
         ke_lower_irql(old);
-        (old, high, at_high, at_dispatch, ke_get_current_irql())
+        let to_dpc = ke_raise_irql_to_dpc_level();
+        let at_dpc = ke_get_current_irql();
+        ke_lower_irql(to_dpc);
+        (old, high, at_high, at_dispatch, ke_get_current_irql(), to_dpc, at_dpc)
     });
     assert_eq!(
         run.value(),
-        (PASSIVE_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, DISPATCH_LEVEL, PASSIVE_LEVEL)
+        (
+            PASSIVE_LEVEL,
+            DISPATCH_LEVEL,
+            HIGH_LEVEL,
+            DISPATCH_LEVEL,
+            PASSIVE_LEVEL,
+            PASSIVE_LEVEL,
+            DISPATCH_LEVEL
+        )
     );
 }
 

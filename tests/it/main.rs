@@ -10,3 +10,4 @@ mod sim_determinism;
 mod sim_explore;
 mod support;
 mod threaded;
+mod tidy;
