@@ -19,16 +19,21 @@
 //! Start with [`sim::Machine`]; drivers import [`ddk`].
 
 pub mod ddk;
+pub mod ex;
 pub mod hal;
 pub mod io;
 pub mod ke;
 pub mod ob;
+pub mod pnp;
+pub mod po;
 pub mod ps;
+pub mod rtl;
 pub mod sim;
 pub mod status;
 pub mod sync;
 pub mod trace;
 pub mod verifier;
+pub mod win32;
 pub mod zw;
 
 pub use sim::{Failure, Machine, Run};

@@ -40,6 +40,18 @@ impl NtStatus {
         ((self.0 >> 16) & 0x0FFF) as u16
     }
 
+    /// NT_ERROR: the error severity (top two bits 11).
+    #[inline]
+    pub const fn is_error(self) -> bool {
+        self.0 >> 30 == 3
+    }
+
+    /// NT_WARNING: the warning severity (top two bits 10).
+    #[inline]
+    pub const fn is_warning(self) -> bool {
+        self.0 >> 30 == 2
+    }
+
     /// The symbolic name, for the statuses this crate knows.
     pub fn name(self) -> Option<&'static str> {
         KNOWN.iter().find(|(s, _)| *s == self).map(|(_, n)| *n)
@@ -68,9 +80,13 @@ statuses! {
     STATUS_NO_MORE_ENTRIES = 0x8000_001A;
     STATUS_UNSUCCESSFUL = 0xC000_0001;
     STATUS_NOT_IMPLEMENTED = 0xC000_0002;
+    STATUS_INVALID_INFO_CLASS = 0xC000_0003;
+    STATUS_INFO_LENGTH_MISMATCH = 0xC000_0004;
+    STATUS_ACCESS_VIOLATION = 0xC000_0005;
     STATUS_INVALID_HANDLE = 0xC000_0008;
     STATUS_INVALID_PARAMETER = 0xC000_000D;
     STATUS_NO_SUCH_DEVICE = 0xC000_000E;
+    STATUS_NO_SUCH_FILE = 0xC000_000F;
     STATUS_INVALID_DEVICE_REQUEST = 0xC000_0010;
     STATUS_END_OF_FILE = 0xC000_0011;
     STATUS_NO_MEDIA_IN_DEVICE = 0xC000_0013;
@@ -82,12 +98,14 @@ statuses! {
     STATUS_OBJECT_NAME_INVALID = 0xC000_0033;
     STATUS_OBJECT_NAME_NOT_FOUND = 0xC000_0034;
     STATUS_OBJECT_NAME_COLLISION = 0xC000_0035;
+    STATUS_SHARING_VIOLATION = 0xC000_0043;
     STATUS_DELETE_PENDING = 0xC000_0056;
     STATUS_INSUFFICIENT_RESOURCES = 0xC000_009A;
     STATUS_DEVICE_NOT_CONNECTED = 0xC000_009D;
     STATUS_NOT_SUPPORTED = 0xC000_00BB;
     STATUS_CANCELLED = 0xC000_0120;
     STATUS_DEVICE_CONFIGURATION_ERROR = 0xC000_0182;
+    STATUS_INVALID_DEVICE_STATE = 0xC000_0184;
 }
 
 /// `STATUS_WAIT_0`: the first object of a wait satisfied it.

@@ -21,6 +21,11 @@ impl<T> Id<T> {
     pub const fn generation(self) -> u32 {
         self.generation
     }
+
+    /// An id from its parts (a handle value decoded); the arena checks it.
+    pub const fn from_parts(index: u32, generation: u32) -> Id<T> {
+        Id { index, generation, marker: PhantomData }
+    }
 }
 
 impl<T> Clone for Id<T> {

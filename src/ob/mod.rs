@@ -4,11 +4,14 @@
 //! typed, generation-checked [`Id`]s, so a reference kept past an object's
 //! deletion is a detected fault instead of a hit on whatever reuses the slot.
 //! Objects that drivers own (locks, events, DPCs) carry an [`ObjectId`]
-//! assigned on first use, for traces and reports.
+//! assigned on first use, for traces and reports. The [`Namespace`] maps
+//! names (`\Device\...`, `\??\...`) to devices and symbolic links.
 
 mod arena;
+mod namespace;
 mod object;
 
 pub use arena::{Arena, Id};
+pub use namespace::Namespace;
 pub(crate) use object::IdCell;
 pub use object::{ObjectId, ObjectInfo, ObjectKind};

@@ -7,6 +7,7 @@
 //! the deterministic order of first use, so traces and reports can name it.
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::sim;
@@ -24,6 +25,8 @@ pub enum ObjectKind {
     Dpc,
     Thread,
     Interrupt,
+    Device,
+    Driver,
 }
 
 impl ObjectKind {
@@ -35,31 +38,33 @@ impl ObjectKind {
             ObjectKind::Dpc => "dpc",
             ObjectKind::Thread => "thread",
             ObjectKind::Interrupt => "interrupt",
+            ObjectKind::Device => "device",
+            ObjectKind::Driver => "driver",
         }
     }
 }
 
 /// How a trace or report names an object: `lock#3` or `lock "BufferLock"`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectInfo {
     pub kind: ObjectKind,
-    pub name: Option<&'static str>,
+    pub name: Option<Arc<str>>,
 }
 
 impl ObjectInfo {
-    pub(crate) fn describe(self, id: ObjectId) -> Describe {
+    pub(crate) fn describe(&self, id: ObjectId) -> Describe<'_> {
         Describe { info: self, id }
     }
 }
 
-pub(crate) struct Describe {
-    info: ObjectInfo,
+pub(crate) struct Describe<'a> {
+    info: &'a ObjectInfo,
     id: ObjectId,
 }
 
-impl fmt::Display for Describe {
+impl fmt::Display for Describe<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.info.name {
+        match &self.info.name {
             Some(name) => write!(f, "{} \"{}\"", self.info.kind.label(), name),
             None => write!(f, "{}#{}", self.info.kind.label(), self.id.0),
         }
@@ -79,7 +84,7 @@ impl IdCell {
 
     /// This object's id in the current machine, assigning one if needed.
     #[inline]
-    pub(crate) fn get(&self, kind: ObjectKind, name: Option<&'static str>) -> ObjectId {
+    pub(crate) fn get(&self, kind: ObjectKind, name: Option<&str>) -> ObjectId {
         let tag = sim::machine_tag();
         let packed = self.0.load(Ordering::Relaxed);
         if packed != 0 && (packed >> 32) as u32 == tag {
@@ -89,14 +94,8 @@ impl IdCell {
     }
 
     #[cold]
-    fn assign(
-        &self,
-        tag: u32,
-        seen: u64,
-        kind: ObjectKind,
-        name: Option<&'static str>,
-    ) -> ObjectId {
-        let id = sim::register_object(ObjectInfo { kind, name });
+    fn assign(&self, tag: u32, seen: u64, kind: ObjectKind, name: Option<&str>) -> ObjectId {
+        let id = sim::register_object(ObjectInfo { kind, name: name.map(Arc::from) });
         let packed = (u64::from(tag) << 32) | u64::from(id.0 + 1);
         // Two threaded-mode processors may race to assign; the first wins and
         // the loser's number stays unused (threaded mode keeps no trace).

@@ -16,11 +16,13 @@ pub(crate) mod rng;
 mod run;
 pub mod sched;
 pub(crate) mod state;
+pub(crate) mod system;
 pub(crate) mod threaded;
 
 pub use explore::Exploration;
 pub use report::{CpuReport, MachineReport, ThreadReport};
 pub use sched::{Choice, Strategy};
+pub use system::VerifierOptions;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -66,6 +68,7 @@ enum Kind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Machine {
     kind: Kind,
+    verifier: VerifierOptions,
 }
 
 /// A machine configuration that cannot be built.
@@ -182,12 +185,20 @@ impl Machine {
                 steps_max: STEPS_MAX_DEFAULT,
                 trace: true,
             }),
+            verifier: VerifierOptions::default(),
         }
     }
 
     /// A threaded machine: 2 processors on real OS threads.
     pub fn threaded() -> Machine {
-        Machine { kind: Kind::Threaded { processors: 2 } }
+        Machine { kind: Kind::Threaded { processors: 2 }, verifier: VerifierOptions::default() }
+    }
+
+    /// Driver Verifier's I/O Verification (on by default). Off, a driver's
+    /// IRP mistakes behave as on a machine without Driver Verifier.
+    pub fn io_verification(mut self, on: bool) -> Machine {
+        self.verifier.io_verification = on;
+        self
     }
 
     pub fn processors(mut self, n: u32) -> Machine {
@@ -270,9 +281,9 @@ impl Machine {
     /// at PASSIVE_LEVEL, and runs until every thread has ended.
     pub fn run<T: 'static>(&self, scenario: impl FnOnce() -> T + 'static) -> Run<T> {
         match &self.kind {
-            Kind::Sim(config) => run_sim(config, self.replay_line(), scenario),
+            Kind::Sim(config) => run_sim(config, self.verifier, self.replay_line(), scenario),
             Kind::Threaded { processors } => {
-                threaded::run(*processors, self.replay_line(), scenario)
+                threaded::run(*processors, self.verifier, self.replay_line(), scenario)
             }
         }
     }
@@ -307,6 +318,7 @@ pub(crate) fn next_tag() -> u32 {
 
 fn run_sim<T: 'static>(
     config: &SimConfig,
+    verifier: VerifierOptions,
     replay: String,
     scenario: impl FnOnce() -> T + 'static,
 ) -> Run<T> {
@@ -323,6 +335,7 @@ fn run_sim<T: 'static>(
     }
     let tag = next_tag();
     state::install(Box::new(SimState::new(config.clone())));
+    system::set(Some(std::sync::Arc::new(system::System::new(verifier))));
     pcr::attach(Mode::Sim, tag);
 
     let value: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
@@ -343,6 +356,7 @@ fn run_sim<T: 'static>(
     let spawns = with_sim(|s| std::mem::take(&mut s.spawns));
     drop(spawns);
     let state = state::uninstall();
+    system::set(None);
     pcr::reset();
 
     let state = *state;

@@ -136,6 +136,8 @@ pub(crate) struct ThreadRec {
     pub irql: Irql,
     pub wait: Option<WaitBlock>,
     pub wait_status: NtStatus,
+    /// The thread's Win32 last error (GetLastError).
+    pub last_error: u32,
     /// The thread object, signaled when the thread ends.
     pub object: Arc<DispatcherHeader>,
 }
@@ -296,6 +298,7 @@ impl SimState {
             irql: PASSIVE_LEVEL,
             wait: None,
             wait_status: STATUS_SUCCESS,
+            last_error: 0,
             object,
         });
         self.spawns.push(Spawn { thread, body });

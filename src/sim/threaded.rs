@@ -57,6 +57,7 @@ enum Due {
 
 pub(crate) struct Machine {
     tag: u32,
+    system: Arc<super::system::System>,
     processors: u32,
     start: Instant,
     next_object: AtomicU32,
@@ -105,11 +106,13 @@ pub(crate) fn token() -> u32 {
 
 fn attach(machine: &Arc<Machine>, cpu: u32, context: Context) {
     MACHINE.with(|m| *m.borrow_mut() = Some(machine.clone()));
+    super::system::set(Some(machine.system.clone()));
     pcr::attach(Mode::Threaded, machine.tag);
     pcr::load(cpu, PASSIVE_LEVEL, context);
 }
 
 fn detach() {
+    super::system::set(None);
     LOCAL_DPCS.with(|q| q.borrow_mut().clear());
     DPCS_PENDING.with(|p| p.set(false));
     MACHINE.with(|m| *m.borrow_mut() = None);
@@ -169,7 +172,12 @@ fn guarded(machine: &Machine, body: impl FnOnce()) {
     }
 }
 
-pub(crate) fn run<T>(processors: u32, replay: String, scenario: impl FnOnce() -> T) -> Run<T> {
+pub(crate) fn run<T>(
+    processors: u32,
+    verifier: super::system::VerifierOptions,
+    replay: String,
+    scenario: impl FnOnce() -> T,
+) -> Run<T> {
     let finish = |result, now_ticks| Run {
         result,
         trace: Trace::default(),
@@ -186,6 +194,7 @@ pub(crate) fn run<T>(processors: u32, replay: String, scenario: impl FnOnce() ->
     let (timer_tx, timer_rx) = crossbeam_channel::unbounded();
     let machine = Arc::new(Machine {
         tag: super::next_tag(),
+        system: Arc::new(super::system::System::new(verifier)),
         processors,
         start: Instant::now(),
         next_object: AtomicU32::new(0),

@@ -121,6 +121,37 @@ pub enum Event {
         code: u32,
         param1: u64,
     },
+    /// IoCallDriver sent `irp` to `device` at stack `location`.
+    IrpCall {
+        irp: u32,
+        device: ObjectId,
+        major: u8,
+        minor: u8,
+        location: u8,
+    },
+    /// The dispatch routine for `irp` returned.
+    IrpReturn {
+        irp: u32,
+        status: NtStatus,
+    },
+    /// IoCompleteRequest from stack `location`.
+    IrpComplete {
+        irp: u32,
+        status: NtStatus,
+        location: u8,
+    },
+    /// Completion reached the top: the I/O manager finished the request.
+    IrpDone {
+        irp: u32,
+        status: NtStatus,
+        information: u64,
+    },
+    /// A driver's debug print line (DbgPrint): indexes into the trace's
+    /// string table.
+    Print {
+        source: u32,
+        text: u32,
+    },
 }
 
 /// An event stamped with the virtual time it happened at.
@@ -137,6 +168,7 @@ pub struct Trace {
     records: Vec<Record>,
     objects: Vec<ObjectInfo>,
     threads: Vec<Option<&'static str>>,
+    strings: Vec<String>,
 }
 
 impl Trace {
@@ -149,6 +181,32 @@ impl Trace {
         if self.enabled {
             self.records.push(Record { at_ticks, event });
         }
+    }
+
+    /// Keeps `text` in the string table (when recording) and returns its
+    /// index.
+    pub(crate) fn add_string(&mut self, text: String) -> u32 {
+        if !self.enabled {
+            return u32::MAX;
+        }
+        self.strings.push(text);
+        self.strings.len() as u32 - 1
+    }
+
+    /// A string-table entry.
+    pub fn string(&self, index: u32) -> &str {
+        self.strings.get(index as usize).map_or("", String::as_str)
+    }
+
+    /// Every print line, as (source, text), in order.
+    pub fn prints(&self) -> Vec<(&str, &str)> {
+        self.records
+            .iter()
+            .filter_map(|r| match r.event {
+                Event::Print { source, text } => Some((self.string(source), self.string(text))),
+                _ => None,
+            })
+            .collect()
     }
 
     pub(crate) fn set_objects(&mut self, objects: Vec<ObjectInfo>) {
@@ -173,8 +231,8 @@ impl Trace {
     }
 
     /// The name table entry of an object.
-    pub fn object(&self, id: ObjectId) -> Option<ObjectInfo> {
-        self.objects.get(id.0 as usize).copied()
+    pub fn object(&self, id: ObjectId) -> Option<&ObjectInfo> {
+        self.objects.get(id.0 as usize)
     }
 
     /// `lock "A"`, `event#4`, or `object#N` for an unknown id.
@@ -248,6 +306,21 @@ impl Trace {
             Event::Unclaimed { irq } => format!("irq{irq} unclaimed"),
             Event::Yield { cpu } => format!("cpu{cpu} yields"),
             Event::BugCheck { code, param1 } => format!("BUG CHECK {code:#X} ({param1:#X})"),
+            Event::IrpCall { irp, device, major, minor, location } => format!(
+                "IRP {irp} {} to {} at location {location}",
+                crate::io::codes::function_name(major, minor),
+                o(device)
+            ),
+            Event::IrpReturn { irp, status } => format!("IRP {irp} dispatch returned {status:?}"),
+            Event::IrpComplete { irp, status, location } => {
+                format!("IRP {irp} completed at location {location} with {status:?}")
+            }
+            Event::IrpDone { irp, status, information } => {
+                format!("IRP {irp} done: {status:?}, {information} bytes")
+            }
+            Event::Print { source, text } => {
+                format!("{}: {}", self.string(source), self.string(text))
+            }
         }
     }
 

@@ -66,6 +66,16 @@ impl fmt::Display for BugCheck {
 #[derive(Debug)]
 pub(crate) struct Halt;
 
+/// Raises an I/O Verification finding: a bug check when the machine runs
+/// with Driver Verifier's I/O checks on (the default), nothing when they
+/// are off, as on a machine without Driver Verifier.
+#[cold]
+pub(crate) fn io_violation(rule: Rule, args: [u64; 3], message: impl FnOnce() -> String) {
+    if crate::sim::system::with_system(|s| s.verifier.io_verification) {
+        bug_check(rule, args, message());
+    }
+}
+
 /// Raises a bug check for `rule` with the rule-specific arguments `args`
 /// (see [`Rule::params`]). The machine stops and the running code unwinds to
 /// its thread's root. If it is already unwinding (a destructor ran into a

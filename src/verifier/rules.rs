@@ -16,6 +16,12 @@ const IRQL_UNEXPECTED_VALUE: u32 = 0xC8;
 const IRQL_GT_ZERO_AT_SYSTEM_SERVICE: u32 = 0x4A;
 /// MAXIMUM_WAIT_OBJECTS_EXCEEDED.
 const MAXIMUM_WAIT_OBJECTS_EXCEEDED: u32 = 0xC;
+/// DRIVER_VERIFIER_IOMANAGER_VIOLATION.
+const DRIVER_VERIFIER_IOMANAGER_VIOLATION: u32 = 0xC9;
+/// NO_MORE_IRP_STACK_LOCATIONS.
+const NO_MORE_IRP_STACK_LOCATIONS: u32 = 0x35;
+/// KMODE_EXCEPTION_NOT_HANDLED.
+const KMODE_EXCEPTION_NOT_HANDLED: u32 = 0x1E;
 
 /// A kernel rule the verifier checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -69,6 +75,62 @@ pub enum Rule {
     /// KeWaitForMultipleObjects on more than MAXIMUM_WAIT_OBJECTS (64).
     /// 0xC (the reference gives no parameters; P1 is the count here).
     MaximumWaitObjectsExceeded,
+    /// A device or driver extension read as the wrong type: the Rust form
+    /// of a bad pointer cast. 0x1E: 0xC0000005 (access violation), object.
+    BadExtensionType,
+    /// IoCallDriver (or IoGetNextIrpStackLocation) with no stack location
+    /// left. 0x35: IRP.
+    NoMoreIrpStackLocations,
+    /// IoCallDriver to a deleted device. 0xC9/0x04: device, IRP.
+    CallDriverDeletedDevice,
+    /// A dispatch routine returned at another IRQL. 0xC9/0x05: device, IRQL
+    /// before, IRQL after.
+    DispatchChangedIrql,
+    /// IoCompleteRequest with STATUS_PENDING. 0xC9/0x06: status, IRP.
+    CompleteWithPending,
+    /// IoCompleteRequest above DISPATCH_LEVEL. 0xC9/0x0E: IRQL, IRP.
+    CompleteAboveDispatch,
+    /// IoCallDriver above DISPATCH_LEVEL. 0xC9/0x10: IRQL, IRP.
+    CallDriverAboveDispatch,
+    /// A device deleted while still attached to a lower one. 0xC9/0x201.
+    DeleteAttachedDevice,
+    /// IoDetachDevice on a device with nothing attached. 0xC9/0x202.
+    DetachNotAttached,
+    /// IoFreeIrp on an IRP a requester still waits for. 0xC9/0x20B: IRP.
+    FreeIrpInUse,
+    /// A dispatch routine's return differs from the completed IRP's
+    /// IoStatus.Status. 0xC9/0x224: IRP, IoStatus.Status, returned status.
+    ReturnedStatusMismatch,
+    /// A dispatch routine returned a status other than STATUS_PENDING
+    /// without completing the IRP. 0xC9/0x226: IRP, device, status.
+    IrpNotHandled,
+    /// An IRP dropped by its owner without completing, passing down or
+    /// freeing it. 0xC9/0x226: IRP.
+    IrpDropped,
+    /// A completion routine let completion go on without marking the IRP
+    /// pending after PendingReturned. 0xC9/0x228: IRP.
+    CompletionMissedPending,
+    /// A completion routine returned at another IRQL. 0xC4/0xFA: IRP, IRQL
+    /// before, IRQL after.
+    CompletionChangedIrql,
+    /// STATUS_PENDING returned without IoMarkIrpPending. 0xC9/0x23D: IRP,
+    /// device.
+    PendingNotMarked,
+    /// IoMarkIrpPending without returning STATUS_PENDING. 0xC9/0x23E: IRP,
+    /// device, returned status.
+    MarkedPendingNotReturned,
+    /// IoDeleteDevice on a deleted device. 0xC9/0x240: device.
+    DeleteDeviceTwice,
+    /// AddDevice returned with DO_DEVICE_INITIALIZING still set. 0xC9/0x243:
+    /// device.
+    DeviceInitializingNotCleared,
+    /// ExAllocatePool of zero bytes. 0xC4/0x00: IRQL, pool type.
+    ZeroByteAllocation,
+    /// ExAllocatePool of paged pool above APC_LEVEL. 0xC4/0x01: IRQL, pool
+    /// type, size.
+    PagedAllocationAtDispatch,
+    /// ExAllocatePool above DISPATCH_LEVEL. 0xC4/0x02: IRQL, pool type, size.
+    AllocationAboveDispatch,
 }
 
 impl Rule {
@@ -80,6 +142,24 @@ impl Rule {
             DpcReturnedChangedIrql => IRQL_UNEXPECTED_VALUE,
             ThreadExitAtRaisedIrql => IRQL_GT_ZERO_AT_SYSTEM_SERVICE,
             MaximumWaitObjectsExceeded => MAXIMUM_WAIT_OBJECTS_EXCEEDED,
+            BadExtensionType => KMODE_EXCEPTION_NOT_HANDLED,
+            NoMoreIrpStackLocations => NO_MORE_IRP_STACK_LOCATIONS,
+            CallDriverDeletedDevice
+            | DispatchChangedIrql
+            | CompleteWithPending
+            | CompleteAboveDispatch
+            | CallDriverAboveDispatch
+            | DeleteAttachedDevice
+            | DetachNotAttached
+            | FreeIrpInUse
+            | ReturnedStatusMismatch
+            | IrpNotHandled
+            | IrpDropped
+            | CompletionMissedPending
+            | PendingNotMarked
+            | MarkedPendingNotReturned
+            | DeleteDeviceTwice
+            | DeviceInitializingNotCleared => DRIVER_VERIFIER_IOMANAGER_VIOLATION,
             _ => DRIVER_VERIFIER_DETECTED_VIOLATION,
         }
     }
@@ -103,10 +183,31 @@ impl Rule {
             SpinLockWrongOwner => 0x1004,
             SpinLockNotHeld => 0x1007,
             CallAboveMaxIrql => 0x2,
+            CallDriverDeletedDevice => 0x04,
+            DispatchChangedIrql => 0x05,
+            CompleteWithPending => 0x06,
+            CompleteAboveDispatch => 0x0E,
+            CallDriverAboveDispatch => 0x10,
+            DeleteAttachedDevice => 0x201,
+            DetachNotAttached => 0x202,
+            FreeIrpInUse => 0x20B,
+            ReturnedStatusMismatch => 0x224,
+            IrpNotHandled | IrpDropped => 0x226,
+            CompletionMissedPending => 0x228,
+            CompletionChangedIrql => 0xFA,
+            PendingNotMarked => 0x23D,
+            MarkedPendingNotReturned => 0x23E,
+            DeleteDeviceTwice => 0x240,
+            DeviceInitializingNotCleared => 0x243,
+            ZeroByteAllocation => 0x00,
+            PagedAllocationAtDispatch => 0x01,
+            AllocationAboveDispatch => 0x02,
             PagedCodeAtRaisedIrql
             | DpcReturnedChangedIrql
             | ThreadExitAtRaisedIrql
-            | MaximumWaitObjectsExceeded => return None,
+            | MaximumWaitObjectsExceeded
+            | BadExtensionType
+            | NoMoreIrpStackLocations => return None,
         })
     }
 
@@ -144,6 +245,28 @@ impl Rule {
             DpcReturnedChangedIrql => "DPC returned at a changed IRQL",
             ThreadExitAtRaisedIrql => "system thread ended above PASSIVE_LEVEL",
             MaximumWaitObjectsExceeded => "more than MAXIMUM_WAIT_OBJECTS in one wait",
+            BadExtensionType => "extension read as the wrong type",
+            NoMoreIrpStackLocations => "no IRP stack location left",
+            CallDriverDeletedDevice => "IoCallDriver to a deleted device",
+            DispatchChangedIrql => "dispatch routine changed the IRQL",
+            CompleteWithPending => "IoCompleteRequest with STATUS_PENDING",
+            CompleteAboveDispatch => "IoCompleteRequest above DISPATCH_LEVEL",
+            CallDriverAboveDispatch => "IoCallDriver above DISPATCH_LEVEL",
+            DeleteAttachedDevice => "device deleted while attached",
+            DetachNotAttached => "IoDetachDevice with nothing attached",
+            FreeIrpInUse => "IoFreeIrp on an IRP in use",
+            ReturnedStatusMismatch => "returned status differs from IoStatus.Status",
+            IrpNotHandled => "IRP neither completed, passed down nor pending",
+            IrpDropped => "IRP dropped",
+            CompletionMissedPending => "completion routine did not propagate the pending bit",
+            CompletionChangedIrql => "completion routine changed the IRQL",
+            PendingNotMarked => "STATUS_PENDING returned without IoMarkIrpPending",
+            MarkedPendingNotReturned => "IoMarkIrpPending without returning STATUS_PENDING",
+            DeleteDeviceTwice => "device deleted twice",
+            DeviceInitializingNotCleared => "AddDevice left DO_DEVICE_INITIALIZING set",
+            ZeroByteAllocation => "zero-byte pool allocation",
+            PagedAllocationAtDispatch => "paged pool allocated above APC_LEVEL",
+            AllocationAboveDispatch => "pool allocated above DISPATCH_LEVEL",
         }
     }
 }
@@ -166,6 +289,9 @@ pub(crate) fn code_name(code: u32) -> &'static str {
         IRQL_UNEXPECTED_VALUE => "IRQL_UNEXPECTED_VALUE",
         IRQL_GT_ZERO_AT_SYSTEM_SERVICE => "IRQL_GT_ZERO_AT_SYSTEM_SERVICE",
         MAXIMUM_WAIT_OBJECTS_EXCEEDED => "MAXIMUM_WAIT_OBJECTS_EXCEEDED",
+        DRIVER_VERIFIER_IOMANAGER_VIOLATION => "DRIVER_VERIFIER_IOMANAGER_VIOLATION",
+        NO_MORE_IRP_STACK_LOCATIONS => "NO_MORE_IRP_STACK_LOCATIONS",
+        KMODE_EXCEPTION_NOT_HANDLED => "KMODE_EXCEPTION_NOT_HANDLED",
         _ => "UNKNOWN_STOP",
     }
 }

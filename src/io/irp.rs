@@ -1,0 +1,783 @@
+//! IRPs: allocation, stack locations, IoCallDriver, IoCompleteRequest and the
+//! completion walk (book l.886–918, l.4293–4302, l.5482–5549; spec §1.7–1.8).
+//!
+//! An [`Irp`] is owned by one party at a time. IoCallDriver takes it by
+//! value, so the caller cannot touch it after passing it down; completing it
+//! consumes it; a completion routine gets it back by value and either hands
+//! it on ([`Completion::Continue`]) or keeps it
+//! ([`Completion::MoreProcessingRequired`]). Completing twice cannot be
+//! written. What the types cannot rule out (pending marks that disagree with
+//! the returned status, a dispatch routine that drops an IRP, IRQL changes)
+//! Driver Verifier's I/O checks find at run time (verifier rules 0xC9/...).
+//!
+//! Locations are numbered as NT numbers them: 1 is the lowest driver's,
+//! `stack_count` the top's; `current_location` is `stack_count + 1` before
+//! the first IoCallDriver.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use super::buffer::{Mdl, UserMemory};
+use super::codes::function_name;
+use super::device::DeviceObject;
+use super::file::FileObject;
+use super::request::Request;
+use crate::ke::irql::{self, DISPATCH_LEVEL};
+use crate::sim::pcr::{self, Mode};
+use crate::sim::system::with_system;
+use crate::sim::{self};
+use crate::status::{NtStatus, STATUS_PENDING, STATUS_SUCCESS};
+use crate::sync::Mutex;
+use crate::trace::Event;
+use crate::verifier::{self, Rule};
+
+/// IO_STATUS_BLOCK.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IoStatusBlock {
+    pub status: NtStatus,
+    pub information: usize,
+}
+
+impl Default for IoStatusBlock {
+    fn default() -> Self {
+        IoStatusBlock { status: STATUS_SUCCESS, information: 0 }
+    }
+}
+
+/// Stack location control bits.
+pub const SL_PENDING_RETURNED: u8 = 0x01;
+pub const SL_INVOKE_ON_CANCEL: u8 = 0x20;
+pub const SL_INVOKE_ON_SUCCESS: u8 = 0x40;
+pub const SL_INVOKE_ON_ERROR: u8 = 0x80;
+
+/// IO_NO_INCREMENT: no priority boost for the waiting thread.
+pub const IO_NO_INCREMENT: i8 = 0;
+
+/// A stack location's Parameters, one variant per kind of request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Parameters {
+    #[default]
+    None,
+    Create {
+        desired_access: u32,
+        options: u32,
+        file_attributes: u16,
+        share_access: u16,
+    },
+    Read {
+        length: u32,
+        key: u32,
+        byte_offset: i64,
+    },
+    Write {
+        length: u32,
+        key: u32,
+        byte_offset: i64,
+    },
+    DeviceIoControl {
+        output_buffer_length: u32,
+        input_buffer_length: u32,
+        io_control_code: u32,
+        /// METHOD_NEITHER: the caller's input buffer.
+        type3_input_buffer: Option<UserMemory>,
+    },
+}
+
+/// The context a completion routine gets (its PVOID Context).
+pub type CompletionContext = Option<Arc<dyn Any + Send + Sync>>;
+
+/// A completion routine: `(DeviceObject, Irp, Context)`. The device is the
+/// one of the driver that set the routine (`None` for a driver-built IRP's
+/// own routine).
+pub type CompletionRoutine = fn(Option<&DeviceObject>, Irp, &CompletionContext) -> Completion;
+
+/// What a completion routine does with the IRP it was handed.
+#[derive(Debug)]
+pub enum Completion {
+    /// Let completion go on to the next driver up (the routine "returned
+    /// STATUS_SUCCESS"); the routine hands the IRP back.
+    Continue(Irp),
+    /// STATUS_MORE_PROCESSING_REQUIRED: the routine kept the IRP (it stored
+    /// it, will complete it again, or freed it). The walk stops here.
+    MoreProcessingRequired,
+}
+
+/// IO_STACK_LOCATION.
+#[derive(Clone, Default)]
+pub struct IoStackLocation {
+    pub major_function: u8,
+    pub minor_function: u8,
+    pub flags: u8,
+    control: u8,
+    pub parameters: Parameters,
+    device_object: Option<DeviceObject>,
+    pub file_object: Option<FileObject>,
+    completion: Option<(CompletionRoutine, CompletionContext)>,
+}
+
+impl fmt::Debug for IoStackLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IoStackLocation")
+            .field("function", &function_name(self.major_function, self.minor_function))
+            .field("parameters", &self.parameters)
+            .field("control", &self.control)
+            .field("device", &self.device_object)
+            .finish_non_exhaustive()
+    }
+}
+
+impl IoStackLocation {
+    /// The device this location belongs to (set by IoCallDriver).
+    pub fn device_object(&self) -> Option<&DeviceObject> {
+        self.device_object.as_ref()
+    }
+
+    /// The SL_PENDING_RETURNED bit (IoMarkIrpPending sets it).
+    pub fn is_pending(&self) -> bool {
+        self.control & SL_PENDING_RETURNED != 0
+    }
+
+    pub fn control(&self) -> u8 {
+        self.control
+    }
+}
+
+/// Where an IRP goes when completion passes the top of its stack.
+pub(crate) enum Origin {
+    /// IoAllocateIrp: its allocator's completion routine takes it back and
+    /// frees it; if it reaches the top anyway, the I/O manager frees it.
+    Driver,
+    /// A request the I/O manager finishes (a Win32 call, IoBuild…Request,
+    /// the PnP manager): buffers copied back, status recorded, event set.
+    Request(Arc<Request>),
+}
+
+/// What Driver Verifier's I/O checks remember about an IRP while it moves,
+/// shared between its holders.
+#[derive(Debug, Default)]
+pub(crate) struct Verify {
+    state: Mutex<VerifyState>,
+}
+
+#[derive(Debug, Default)]
+struct VerifyState {
+    /// Per location index: the status its dispatch routine returned.
+    returned: Vec<Option<NtStatus>>,
+    /// Per location index: the pending bit and IoStatus.Status when the
+    /// completion walk left it.
+    walked: Vec<Option<(bool, NtStatus)>>,
+}
+
+pub(crate) struct IrpInner {
+    number: u32,
+    io_status: IoStatusBlock,
+    pending_returned: bool,
+    cancel: bool,
+    /// `stack_count` locations plus one empty entry past the top, which
+    /// IoGetCurrentIrpStackLocation of a fresh IRP points at (as in NT).
+    stack: Vec<IoStackLocation>,
+    current: u8,
+    system_buffer: Option<Vec<u8>>,
+    mdl_address: Option<Mdl>,
+    user_buffer: Option<UserMemory>,
+    driver_context: [usize; 4],
+    priority_boost: i8,
+    pub(crate) origin: Origin,
+    verify: Option<Arc<Verify>>,
+    /// Completed to the top, freed or reused: dropping it is not a leak.
+    disposed: bool,
+}
+
+/// An I/O request packet. Not `Clone`: there is one owner at a time.
+pub struct Irp {
+    pub(crate) inner: Box<IrpInner>,
+}
+
+impl fmt::Debug for Irp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Irp")
+            .field("number", &self.inner.number)
+            .field("io_status", &self.inner.io_status)
+            .field("current_location", &self.inner.current)
+            .field("stack_count", &self.stack_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Irp {
+    /// A fresh IRP with `stack_size` locations.
+    pub(crate) fn new(stack_size: u8, origin: Origin) -> Irp {
+        let (number, verify) = with_system(|s| {
+            (s.irp_number(), s.verifier.io_verification.then(|| Arc::new(Verify::default())))
+        });
+        let stack_count = stack_size as usize;
+        Irp {
+            inner: Box::new(IrpInner {
+                number,
+                io_status: IoStatusBlock::default(),
+                pending_returned: false,
+                cancel: false,
+                stack: vec![IoStackLocation::default(); stack_count + 1],
+                current: stack_size.saturating_add(1),
+                system_buffer: None,
+                mdl_address: None,
+                user_buffer: None,
+                driver_context: [0; 4],
+                priority_boost: 0,
+                origin,
+                verify,
+                disposed: false,
+            }),
+        }
+    }
+
+    /// The IRP's number in traces.
+    pub fn number(&self) -> u32 {
+        self.inner.number
+    }
+
+    /// Irp->IoStatus.
+    pub fn io_status(&self) -> IoStatusBlock {
+        self.inner.io_status
+    }
+
+    pub fn io_status_mut(&mut self) -> &mut IoStatusBlock {
+        &mut self.inner.io_status
+    }
+
+    /// Irp->PendingReturned: whether the lower driver marked it pending.
+    pub fn pending_returned(&self) -> bool {
+        self.inner.pending_returned
+    }
+
+    /// Irp->Cancel.
+    pub fn cancel(&self) -> bool {
+        self.inner.cancel
+    }
+
+    /// Irp->StackCount.
+    pub fn stack_count(&self) -> u8 {
+        (self.inner.stack.len() - 1) as u8
+    }
+
+    /// Irp->CurrentLocation (1-based; `stack_count + 1` before any call).
+    pub fn current_location(&self) -> u8 {
+        self.inner.current
+    }
+
+    /// AssociatedIrp.SystemBuffer (buffered I/O), if the request has one.
+    pub fn system_buffer(&self) -> Option<&[u8]> {
+        self.inner.system_buffer.as_deref()
+    }
+
+    pub fn system_buffer_mut(&mut self) -> Option<&mut [u8]> {
+        self.inner.system_buffer.as_deref_mut()
+    }
+
+    /// Irp->MdlAddress (direct I/O).
+    pub fn mdl_address(&self) -> Option<&Mdl> {
+        self.inner.mdl_address.as_ref()
+    }
+
+    /// Irp->UserBuffer (neither I/O; METHOD_NEITHER output).
+    pub fn user_buffer(&self) -> Option<&UserMemory> {
+        self.inner.user_buffer.as_ref()
+    }
+
+    /// Tail.Overlay.DriverContext: four words for the current owner.
+    pub fn driver_context(&self) -> &[usize; 4] {
+        &self.inner.driver_context
+    }
+
+    pub fn driver_context_mut(&mut self) -> &mut [usize; 4] {
+        &mut self.inner.driver_context
+    }
+
+    /// The boost IoCompleteRequest was given (recorded, not applied).
+    pub fn priority_boost(&self) -> i8 {
+        self.inner.priority_boost
+    }
+
+    pub(crate) fn set_buffers(
+        &mut self,
+        system_buffer: Option<Vec<u8>>,
+        mdl_address: Option<Mdl>,
+        user_buffer: Option<UserMemory>,
+    ) {
+        self.inner.system_buffer = system_buffer;
+        self.inner.mdl_address = mdl_address;
+        self.inner.user_buffer = user_buffer;
+    }
+
+    pub(crate) fn take_system_buffer(&mut self) -> Option<Vec<u8>> {
+        self.inner.system_buffer.take()
+    }
+
+    /// Location `n` (1-based), or the empty entry past the top.
+    fn location(&self, n: u8) -> &IoStackLocation {
+        let index = (n as usize).saturating_sub(1).min(self.inner.stack.len() - 1);
+        &self.inner.stack[index]
+    }
+
+    fn location_mut(&mut self, n: u8) -> &mut IoStackLocation {
+        let last = self.inner.stack.len() - 1;
+        let index = (n as usize).saturating_sub(1).min(last);
+        &mut self.inner.stack[index]
+    }
+
+    /// IoGetCurrentIrpStackLocation.
+    pub fn current_stack_location(&self) -> &IoStackLocation {
+        self.location(self.inner.current)
+    }
+
+    pub fn current_stack_location_mut(&mut self) -> &mut IoStackLocation {
+        let current = self.inner.current;
+        self.location_mut(current)
+    }
+
+    /// IoGetNextIrpStackLocation: the lower driver's location. An IRP with
+    /// no location left is bug check 0x35 (NO_MORE_IRP_STACK_LOCATIONS).
+    pub fn next_stack_location_mut(&mut self) -> &mut IoStackLocation {
+        let current = self.inner.current;
+        if current <= 1 {
+            no_more_stack_locations(self);
+        }
+        self.location_mut(current.saturating_sub(1))
+    }
+
+    pub(crate) fn dispose(mut self) {
+        self.inner.disposed = true;
+    }
+
+    fn verify(&self) -> Option<Arc<Verify>> {
+        self.inner.verify.clone()
+    }
+}
+
+impl Drop for Irp {
+    fn drop(&mut self) {
+        if self.inner.disposed || self.inner.verify.is_none() {
+            return;
+        }
+        // An IRP nobody completed, freed or kept: its requester waits
+        // forever (book l.3864).
+        verifier::bug_check(
+            Rule::IrpDropped,
+            [u64::from(self.inner.number), 0, 0],
+            format!(
+                "IRP {} ({}) was dropped without being completed, passed down or freed",
+                self.inner.number,
+                function_name(
+                    self.current_stack_location().major_function,
+                    self.current_stack_location().minor_function
+                )
+            ),
+        );
+    }
+}
+
+#[cold]
+fn no_more_stack_locations(irp: &Irp) {
+    verifier::bug_check(
+        Rule::NoMoreIrpStackLocations,
+        [u64::from(irp.number()), 0, 0],
+        format!("IRP {} has no stack location left", irp.number()),
+    );
+}
+
+/// IoAllocateIrp: an IRP with `stack_size` locations that the calling
+/// driver owns and must free (IoFreeIrp). `None` under allocation failure.
+pub fn allocate_irp(stack_size: u8, _charge_quota: bool) -> Option<Irp> {
+    irql::check_max_irql("IoAllocateIrp", DISPATCH_LEVEL);
+    if crate::ex::pool::take_injected_failure() {
+        return None;
+    }
+    Some(Irp::new(stack_size, Origin::Driver))
+}
+
+/// IoFreeIrp: frees an IRP this driver allocated. Freeing one that belongs
+/// to a request (a Win32 call's IRP, say) is 0xC9/0x20B.
+pub fn free_irp(irp: Irp) {
+    if let Origin::Request(_) = irp.inner.origin {
+        verifier::io_violation(Rule::FreeIrpInUse, [u64::from(irp.number()), 0, 0], || {
+            format!("IoFreeIrp on IRP {}, which a requester is waiting for", irp.number())
+        });
+    }
+    irp.dispose();
+}
+
+/// IoReuseIrp: resets an IRP this driver allocated for another request,
+/// with `status` in IoStatus.Status.
+pub fn reuse_irp(irp: &mut Irp, status: NtStatus) {
+    let stack_size = irp.stack_count();
+    let inner = &mut irp.inner;
+    inner.io_status = IoStatusBlock { status, information: 0 };
+    inner.pending_returned = false;
+    inner.cancel = false;
+    inner.stack.iter_mut().for_each(|l| *l = IoStackLocation::default());
+    inner.current = stack_size.saturating_add(1);
+    inner.system_buffer = None;
+    inner.mdl_address = None;
+    inner.user_buffer = None;
+    inner.driver_context = [0; 4];
+    if let Some(verify) = &inner.verify {
+        *verify.state.lock() = VerifyState::default();
+    }
+}
+
+/// IoInitializeIrp: gives an IRP `stack_size` fresh locations.
+pub fn initialize_irp(irp: &mut Irp, stack_size: u8) {
+    irp.inner.stack = vec![IoStackLocation::default(); stack_size as usize + 1];
+    reuse_irp(irp, STATUS_SUCCESS);
+}
+
+/// IoGetCurrentIrpStackLocation.
+pub fn get_current_irp_stack_location(irp: &Irp) -> &IoStackLocation {
+    irp.current_stack_location()
+}
+
+/// IoGetNextIrpStackLocation.
+pub fn get_next_irp_stack_location(irp: &mut Irp) -> &mut IoStackLocation {
+    irp.next_stack_location_mut()
+}
+
+/// IoCopyCurrentIrpStackLocationToNext: the lower driver gets this
+/// driver's parameters, without its completion routine or control bits.
+pub fn copy_current_irp_stack_location_to_next(irp: &mut Irp) {
+    let current = irp.current_stack_location().clone();
+    let next = irp.next_stack_location_mut();
+    *next = IoStackLocation { control: 0, completion: None, device_object: None, ..current };
+}
+
+/// IoSkipCurrentIrpStackLocation: the lower driver will see this driver's
+/// own location; this driver cannot set a completion routine for the call.
+pub fn skip_current_irp_stack_location(irp: &mut Irp) {
+    irp.inner.current = irp.inner.current.saturating_add(1);
+}
+
+/// IoSetCompletionRoutine: `routine` runs as completion passes back up
+/// through this driver, when the final status matches the flags.
+pub fn set_completion_routine(
+    irp: &mut Irp,
+    routine: CompletionRoutine,
+    context: CompletionContext,
+    invoke_on_success: bool,
+    invoke_on_error: bool,
+    invoke_on_cancel: bool,
+) {
+    let mut control = 0;
+    if invoke_on_success {
+        control |= SL_INVOKE_ON_SUCCESS;
+    }
+    if invoke_on_error {
+        control |= SL_INVOKE_ON_ERROR;
+    }
+    if invoke_on_cancel {
+        control |= SL_INVOKE_ON_CANCEL;
+    }
+    let next = irp.next_stack_location_mut();
+    next.completion = Some((routine, context));
+    next.control = (next.control & SL_PENDING_RETURNED) | control;
+}
+
+/// IoMarkIrpPending: sets the pending bit of the current location. The
+/// dispatch routine must then return STATUS_PENDING (book l.4302).
+pub fn mark_irp_pending(irp: &mut Irp) {
+    irp.current_stack_location_mut().control |= SL_PENDING_RETURNED;
+}
+
+/// IoCallDriver: passes `irp` to `device`'s driver: moves to the next stack
+/// location, records the device there, and calls the dispatch routine for
+/// the location's major function, returning what it returns.
+pub fn call_driver(device: &DeviceObject, mut irp: Irp) -> NtStatus {
+    let irql_before = pcr::irql();
+    if irql_before > DISPATCH_LEVEL {
+        verifier::bug_check(
+            Rule::CallDriverAboveDispatch,
+            [u64::from(irql_before.0), u64::from(irp.number()), 0],
+            format!("IoCallDriver at {irql_before}"),
+        );
+        irp.dispose();
+        return STATUS_PENDING;
+    }
+    if irp.inner.current <= 1 {
+        no_more_stack_locations(&irp);
+        irp.dispose();
+        return STATUS_PENDING;
+    }
+    if device.is_deleted() {
+        verifier::bug_check(
+            Rule::CallDriverDeletedDevice,
+            [u64::from(device.id().0), u64::from(irp.number()), 0],
+            format!("IoCallDriver to {}, which was deleted", device.label()),
+        );
+        irp.dispose();
+        return STATUS_PENDING;
+    }
+    irp.inner.current -= 1;
+    let location = irp.inner.current;
+    let (major, minor) = {
+        let loc = irp.location_mut(location);
+        loc.device_object = Some(device.clone());
+        (loc.major_function, loc.minor_function)
+    };
+    let number = irp.number();
+    let verify = irp.verify();
+    if let Some(verify) = &verify {
+        verify.dispatching(location);
+    }
+    if pcr::mode() == Mode::Sim {
+        sim::point(Event::IrpCall { irp: number, device: device.id(), major, minor, location });
+    }
+    let dispatch = device.driver_object().dispatch(major);
+    let status = dispatch(device, irp);
+    let irql_after = pcr::irql();
+    if irql_after != irql_before {
+        verifier::io_violation(
+            Rule::DispatchChangedIrql,
+            [u64::from(device.id().0), u64::from(irql_before.0), u64::from(irql_after.0)],
+            || {
+                format!(
+                    "a dispatch routine of {} returned at {irql_after}, called at {irql_before}",
+                    device.label()
+                )
+            },
+        );
+    }
+    if let Some(verify) = &verify {
+        verify.returned(number, device, location, status);
+    }
+    if pcr::mode() == Mode::Sim {
+        sim::point(Event::IrpReturn { irp: number, status });
+    }
+    status
+}
+
+/// IoCompleteRequest: the owner is done with the IRP. Completion walks back
+/// up the stack, running each completion routine whose flags match, and
+/// the I/O manager finishes the request at the top. Completing with
+/// STATUS_PENDING is 0xC9/0x06, above DISPATCH_LEVEL 0xC9/0x0E.
+pub fn complete_request(mut irp: Irp, priority_boost: i8) {
+    let irql = pcr::irql();
+    if irql > DISPATCH_LEVEL {
+        verifier::bug_check(
+            Rule::CompleteAboveDispatch,
+            [u64::from(irql.0), u64::from(irp.number()), 0],
+            format!("IoCompleteRequest at {irql}"),
+        );
+        irp.dispose();
+        return;
+    }
+    let status = irp.inner.io_status.status;
+    if status == STATUS_PENDING {
+        verifier::bug_check(
+            Rule::CompleteWithPending,
+            [u64::from(status.0), u64::from(irp.number()), 0],
+            format!("IoCompleteRequest on IRP {} with STATUS_PENDING", irp.number()),
+        );
+        irp.dispose();
+        return;
+    }
+    irp.inner.priority_boost = priority_boost;
+    if pcr::mode() == Mode::Sim {
+        sim::point(Event::IrpComplete { irp: irp.number(), status, location: irp.inner.current });
+    }
+    walk(irp);
+}
+
+/// The completion walk (spec §1.8): from the completing location upward.
+fn walk(mut irp: Irp) {
+    let top = irp.stack_count();
+    loop {
+        let location = irp.inner.current;
+        if location > top {
+            finish(irp);
+            return;
+        }
+        let (pending, control, completion) = {
+            let loc = irp.location_mut(location);
+            (loc.is_pending(), loc.control, loc.completion.take())
+        };
+        irp.inner.pending_returned = pending;
+        if let Some(verify) = irp.verify() {
+            verify.walked(&irp, location, pending);
+        }
+        irp.inner.current = location + 1;
+        let status = irp.inner.io_status.status;
+        let wanted = match completion {
+            Some(entry)
+                if (status.is_success() && control & SL_INVOKE_ON_SUCCESS != 0)
+                    || (!status.is_success() && control & SL_INVOKE_ON_ERROR != 0)
+                    || (irp.inner.cancel && control & SL_INVOKE_ON_CANCEL != 0) =>
+            {
+                Some(entry)
+            }
+            _ => None,
+        };
+        match wanted {
+            Some((routine, context)) => {
+                let upper = (location < top)
+                    .then(|| irp.location(location + 1).device_object.clone())
+                    .flatten();
+                let number = irp.number();
+                let irql = pcr::irql();
+                match routine(upper.as_ref(), irp, &context) {
+                    Completion::MoreProcessingRequired => return,
+                    Completion::Continue(returned) => {
+                        irp = returned;
+                        check_completion_routine_return(&irp, number, irql);
+                    }
+                }
+            }
+            None => {
+                if irp.inner.pending_returned && location < top {
+                    irp.location_mut(location + 1).control |= SL_PENDING_RETURNED;
+                }
+            }
+        }
+    }
+}
+
+/// After a completion routine let completion go on: it must have left the
+/// IRQL alone (0xC4/0xFA) and, if the IRP was pending below, marked it
+/// pending at its own level (0xC9/0x228; book l.5545–5549).
+fn check_completion_routine_return(irp: &Irp, number: u32, irql_before: crate::ke::Irql) {
+    let irql_after = pcr::irql();
+    if irql_after != irql_before {
+        verifier::bug_check(
+            Rule::CompletionChangedIrql,
+            [u64::from(number), u64::from(irql_before.0), u64::from(irql_after.0)],
+            format!("a completion routine of IRP {number} returned at {irql_after}"),
+        );
+    }
+    let location = irp.inner.current;
+    if irp.inner.pending_returned
+        && location <= irp.stack_count()
+        && !irp.location(location).is_pending()
+    {
+        verifier::io_violation(Rule::CompletionMissedPending, [u64::from(number), 0, 0], || {
+            format!(
+                "a completion routine of IRP {number} did not mark it pending after PendingReturned"
+            )
+        });
+    }
+}
+
+/// The top of the stack: the I/O manager's own part of completion.
+fn finish(mut irp: Irp) {
+    let status = irp.inner.io_status;
+    if pcr::mode() == Mode::Sim {
+        sim::point(Event::IrpDone {
+            irp: irp.number(),
+            status: status.status,
+            information: status.information as u64,
+        });
+    }
+    if let Origin::Request(request) = &irp.inner.origin {
+        let request = request.clone();
+        request.finish(&mut irp);
+    }
+    irp.dispose();
+}
+
+impl Verify {
+    fn state_for(&self, location: u8) -> crate::sync::MutexGuard<'_, VerifyState> {
+        let mut state = self.state.lock();
+        let needed = location as usize;
+        if state.returned.len() < needed {
+            state.returned.resize(needed, None);
+            state.walked.resize(needed, None);
+        }
+        state
+    }
+
+    /// A dispatch routine starts at `location`: forget any earlier round.
+    fn dispatching(&self, location: u8) {
+        let mut state = self.state_for(location);
+        let index = location as usize - 1;
+        state.returned[index] = None;
+        state.walked[index] = None;
+    }
+
+    /// The dispatch routine at `location` returned `status`.
+    fn returned(&self, number: u32, device: &DeviceObject, location: u8, status: NtStatus) {
+        let walked = {
+            let mut state = self.state_for(location);
+            let index = location as usize - 1;
+            state.returned[index] = Some(status);
+            state.walked[index]
+        };
+        let irp = u64::from(number);
+        let dev = u64::from(device.id().0);
+        match walked {
+            Some((false, _)) if status == STATUS_PENDING => pending_not_marked(number, device),
+            Some((true, _)) if status != STATUS_PENDING => {
+                verifier::io_violation(
+                    Rule::MarkedPendingNotReturned,
+                    [irp, dev, u64::from(status.0)],
+                    || {
+                        format!(
+                            "{} marked IRP {number} pending but returned {status}",
+                            device.label()
+                        )
+                    },
+                );
+            }
+            Some((_, final_status)) if status != STATUS_PENDING && status != final_status => {
+                verifier::io_violation(
+                    Rule::ReturnedStatusMismatch,
+                    [irp, u64::from(final_status.0), u64::from(status.0)],
+                    || {
+                        format!(
+                            "{} returned {status} for IRP {number}, completed with {final_status}",
+                            device.label()
+                        )
+                    },
+                );
+            }
+            None if status != STATUS_PENDING => {
+                verifier::io_violation(
+                    Rule::IrpNotHandled,
+                    [irp, dev, u64::from(status.0)],
+                    || {
+                        format!(
+                            "{} returned {status} without completing IRP {number} or returning STATUS_PENDING",
+                            device.label()
+                        )
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Completion leaves `location` with its pending bit final.
+    fn walked(&self, irp: &Irp, location: u8, pending: bool) {
+        let returned = {
+            let mut state = self.state_for(location);
+            let index = location as usize - 1;
+            state.walked[index] = Some((pending, irp.inner.io_status.status));
+            state.returned[index]
+        };
+        if returned == Some(STATUS_PENDING) && !pending {
+            let device = irp.location(location).device_object.clone();
+            if let Some(device) = device {
+                pending_not_marked(irp.number(), &device);
+            }
+        }
+    }
+}
+
+fn pending_not_marked(number: u32, device: &DeviceObject) {
+    verifier::io_violation(
+        Rule::PendingNotMarked,
+        [u64::from(number), u64::from(device.id().0), 0],
+        || {
+            format!(
+                "{} returned STATUS_PENDING for IRP {number} without IoMarkIrpPending",
+                device.label()
+            )
+        },
+    );
+}

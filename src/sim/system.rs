@@ -1,0 +1,88 @@
+//! The executive's per-machine state: the object namespace, the I/O
+//! manager's registries, the handle table, the PnP device tree, counters.
+//!
+//! Every OS thread of a machine (the one of a simulation, each of threaded
+//! mode) can reach it through [`with_system`]. Each part sits behind its own
+//! host lock, held only for the few instructions of a lookup or an update,
+//! never across a kernel call.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use crate::io::Driver;
+use crate::io::interface::InterfaceRegistry;
+use crate::ob::Namespace;
+use crate::pnp::DeviceTree;
+use crate::sync::Mutex;
+use crate::win32::HandleTable;
+
+/// Which of Driver Verifier's options are on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifierOptions {
+    /// I/O Verification: the 0xC9 checks on IRP handling (pending marks,
+    /// returned statuses, dropped IRPs). Off, IRPs behave as on a machine
+    /// without Driver Verifier (what Wine's conformance tests observe).
+    pub io_verification: bool,
+}
+
+impl Default for VerifierOptions {
+    fn default() -> Self {
+        VerifierOptions { io_verification: true }
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct System {
+    pub verifier: VerifierOptions,
+    pub namespace: Mutex<Namespace>,
+    pub interfaces: Mutex<InterfaceRegistry>,
+    pub handles: Mutex<HandleTable>,
+    pub devices: Mutex<DeviceTree>,
+    pub drivers: Mutex<Vec<Driver>>,
+    next_irp: AtomicU32,
+    next_device: AtomicU32,
+    /// ExAllocatePool calls left to fail (fault injection).
+    pub allocation_failures: AtomicU32,
+}
+
+impl System {
+    pub(crate) fn new(verifier: VerifierOptions) -> System {
+        System {
+            verifier,
+            namespace: Mutex::new(Namespace::default()),
+            interfaces: Mutex::new(InterfaceRegistry::default()),
+            handles: Mutex::new(HandleTable::default()),
+            devices: Mutex::new(DeviceTree::default()),
+            drivers: Mutex::new(Vec::new()),
+            next_irp: AtomicU32::new(0),
+            next_device: AtomicU32::new(0),
+            allocation_failures: AtomicU32::new(0),
+        }
+    }
+
+    /// A number for the next IRP, for traces.
+    pub(crate) fn irp_number(&self) -> u32 {
+        self.next_irp.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// A number for an auto-named device (`\Device\00000001`).
+    pub(crate) fn device_number(&self) -> u32 {
+        self.next_device.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+thread_local! {
+    static SYSTEM: RefCell<Option<Arc<System>>> = const { RefCell::new(None) };
+}
+
+/// Makes `system` the current OS thread's (or none).
+pub(crate) fn set(system: Option<Arc<System>>) {
+    SYSTEM.with(|s| *s.borrow_mut() = system);
+}
+
+/// Runs `f` on the current machine's executive state.
+#[track_caller]
+pub(crate) fn with_system<R>(f: impl FnOnce(&System) -> R) -> R {
+    SYSTEM.with(|s| f(s.borrow().as_ref().expect("wdmsim: kernel call outside Machine::run")))
+}

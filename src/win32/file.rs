@@ -1,0 +1,158 @@
+//! CreateFile, CloseHandle and SetFilePointer on devices.
+//!
+//! CreateFile maps `\\.\Name` and `\\?\path` to `\??\...`, resolves it in
+//! the object namespace, and sends IRP_MJ_CREATE to the top of the device's
+//! stack with the rest of the path as FileName (book l.4383). CloseHandle
+//! sends IRP_MJ_CLEANUP, then IRP_MJ_CLOSE (book l.412, l.9711).
+//! SetFilePointer on a synchronous device handle only moves the handle's
+//! position (spec §1.14): no IRP.
+
+use super::error::fail;
+use super::handle::{self, Handle, INVALID_HANDLE_VALUE};
+use super::io::{send, wait};
+use crate::io::codes::{IRP_MJ_CLEANUP, IRP_MJ_CLOSE, IRP_MJ_CREATE};
+use crate::io::irp::Parameters;
+use crate::io::request::Buffers;
+use crate::io::{DO_EXCLUSIVE, FileObject, get_attached_device};
+use crate::sim::system::with_system;
+use crate::status::{
+    NtStatus, STATUS_ACCESS_DENIED, STATUS_INVALID_PARAMETER, STATUS_OBJECT_NAME_NOT_FOUND,
+};
+use std::sync::atomic::Ordering;
+
+pub const GENERIC_READ: u32 = 0x8000_0000;
+pub const GENERIC_WRITE: u32 = 0x4000_0000;
+pub const FILE_SHARE_READ: u32 = 0x1;
+pub const FILE_SHARE_WRITE: u32 = 0x2;
+pub const CREATE_NEW: u32 = 1;
+pub const CREATE_ALWAYS: u32 = 2;
+pub const OPEN_EXISTING: u32 = 3;
+pub const FILE_ATTRIBUTE_NORMAL: u32 = 0x80;
+pub const FILE_FLAG_OVERLAPPED: u32 = 0x4000_0000;
+pub const FILE_BEGIN: u32 = 0;
+pub const FILE_CURRENT: u32 = 1;
+pub const FILE_END: u32 = 2;
+/// SetFilePointer's failure value.
+pub const INVALID_SET_FILE_POINTER: u32 = 0xFFFF_FFFF;
+
+/// The NT name of a Win32 path.
+fn nt_path(path: &str) -> String {
+    match path.strip_prefix("\\\\.\\").or_else(|| path.strip_prefix("\\\\?\\")) {
+        Some(rest) => format!("\\??\\{rest}"),
+        None => format!("\\??\\{path}"),
+    }
+}
+
+fn open(
+    path: &str,
+    desired_access: u32,
+    share_mode: u32,
+    disposition: u32,
+    flags: u32,
+) -> Result<Handle, NtStatus> {
+    let (device, rest) = with_system(|s| s.namespace.lock().resolve(&nt_path(path)))?;
+    if device.is_deleted() {
+        return Err(STATUS_OBJECT_NAME_NOT_FOUND);
+    }
+    let top = get_attached_device(&device);
+    if top.flags() & DO_EXCLUSIVE != 0 && device.open_count() > 0 {
+        return Err(STATUS_ACCESS_DENIED);
+    }
+    let overlapped = flags & FILE_FLAG_OVERLAPPED != 0;
+    let file = FileObject::new(&device, &rest, !overlapped);
+    let parameters = Parameters::Create {
+        desired_access,
+        options: disposition << 24,
+        file_attributes: (flags & 0xFFFF) as u16,
+        share_access: share_mode as u16,
+    };
+    let (returned, request) = send(&file, IRP_MJ_CREATE, 0, parameters, Buffers::default());
+    let (status, _) = wait(returned, &request);
+    if !status.is_success() {
+        return Err(status);
+    }
+    device.0.open_count.fetch_add(1, Ordering::AcqRel);
+    Ok(handle::insert(file, overlapped))
+}
+
+/// CreateFile: opens a device by its Win32 path. INVALID_HANDLE_VALUE on
+/// failure, with the last error set (ERROR_FILE_NOT_FOUND for an unknown
+/// name, ERROR_ACCESS_DENIED for a second open of an exclusive device, or
+/// what the driver's create returned).
+pub fn create_file(
+    path: &str,
+    desired_access: u32,
+    share_mode: u32,
+    creation_disposition: u32,
+    flags_and_attributes: u32,
+) -> Handle {
+    match open(path, desired_access, share_mode, creation_disposition, flags_and_attributes) {
+        Ok(handle) => handle,
+        Err(status) => {
+            fail(status);
+            INVALID_HANDLE_VALUE
+        }
+    }
+}
+
+/// CloseHandle: IRP_MJ_CLEANUP then IRP_MJ_CLOSE for the handle's file
+/// object. ERROR_INVALID_HANDLE for a handle that is not open.
+pub fn close_handle(handle: Handle) -> bool {
+    let file = match handle::remove(handle) {
+        Ok(file) => file,
+        Err(status) => return fail(status),
+    };
+    for major in [IRP_MJ_CLEANUP, IRP_MJ_CLOSE] {
+        let (returned, request) = send(&file, major, 0, Parameters::None, Buffers::default());
+        wait(returned, &request);
+    }
+    file.device_object().0.open_count.fetch_sub(1, Ordering::AcqRel);
+    true
+}
+
+/// SetFilePointer: moves a handle's position by `distance` (and the high
+/// 32 bits in `distance_high`) from the start, the current position or the
+/// end, and returns the low 32 bits of the new position. A device has no
+/// end (ERROR_INVALID_FUNCTION) and a position cannot be negative
+/// (ERROR_NEGATIVE_SEEK).
+pub fn set_file_pointer(
+    handle: Handle,
+    distance: i32,
+    distance_high: Option<&mut i32>,
+    move_method: u32,
+) -> u32 {
+    let file = match handle::lookup(handle) {
+        Ok((file, _)) => file,
+        Err(status) => {
+            fail(status);
+            return INVALID_SET_FILE_POINTER;
+        }
+    };
+    let high = distance_high.as_deref().copied();
+    let delta = match high {
+        Some(high) => (i64::from(high) << 32) | i64::from(distance as u32),
+        None => i64::from(distance),
+    };
+    let base = match move_method {
+        FILE_BEGIN => 0,
+        FILE_CURRENT => file.current_byte_offset(),
+        FILE_END => {
+            super::error::set_last_error(super::error::ERROR_INVALID_FUNCTION);
+            return INVALID_SET_FILE_POINTER;
+        }
+        _ => {
+            fail(STATUS_INVALID_PARAMETER);
+            return INVALID_SET_FILE_POINTER;
+        }
+    };
+    let Some(position) = base.checked_add(delta).filter(|p| *p >= 0) else {
+        super::error::set_last_error(super::error::ERROR_NEGATIVE_SEEK);
+        return INVALID_SET_FILE_POINTER;
+    };
+    file.set_current_byte_offset(position);
+    if let Some(high) = distance_high {
+        *high = (position >> 32) as i32;
+    }
+    super::error::set_last_error(super::error::ERROR_SUCCESS);
+    position as u32
+}

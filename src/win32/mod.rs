@@ -1,0 +1,35 @@
+//! The Win32 user-mode API the book's test programs call: CreateFile,
+//! ReadFile, WriteFile, SetFilePointer, DeviceIoControl, CloseHandle,
+//! GetLastError, overlapped I/O, and SetupDi interface enumeration.
+//!
+//! A user program is a simulated thread like any other; a blocking call
+//! blocks only that thread. Calls keep Win32's shape (BOOL results, the
+//! last error, explicit lengths next to buffers) so the book's programs
+//! port line for line, and bad input (a closed handle, a length beyond the
+//! buffer) gets the error Windows gives.
+
+mod error;
+mod file;
+mod handle;
+mod io;
+mod overlapped;
+mod setup_di;
+
+pub use error::*;
+pub use file::{
+    CREATE_ALWAYS, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, FILE_BEGIN, FILE_CURRENT, FILE_END,
+    FILE_FLAG_OVERLAPPED, FILE_SHARE_READ, FILE_SHARE_WRITE, GENERIC_READ, GENERIC_WRITE,
+    INVALID_SET_FILE_POINTER, OPEN_EXISTING, close_handle, create_file, set_file_pointer,
+};
+pub(crate) use handle::HandleTable;
+pub use handle::{Handle, INVALID_HANDLE_VALUE};
+pub use io::{device_io_control, nt_device_io_control_file, read_file, write_file};
+pub use overlapped::{
+    Overlapped, block_on, device_io_control_overlapped, get_overlapped_result,
+    read_file_overlapped, write_file_overlapped,
+};
+pub use setup_di::{
+    DIGCF_DEVICEINTERFACE, DIGCF_INTERFACEDEVICE, DIGCF_PRESENT, DevInfo, DeviceInterfaceData,
+    setup_di_destroy_device_info_list, setup_di_enum_device_interfaces, setup_di_get_class_devs,
+    setup_di_get_device_interface_detail,
+};
