@@ -18,7 +18,9 @@
 //!
 //! Start with [`sim::Machine`]; drivers import [`ddk`].
 
+pub mod apps;
 pub mod ddk;
+pub mod drivers;
 pub mod ex;
 pub mod hal;
 pub mod io;

@@ -74,6 +74,13 @@ impl DeviceObject {
         self.0.id.get(ObjectKind::Device, Some(&self.0.label))
     }
 
+    /// A stand-in kernel address for the device, for drivers that print
+    /// their device object with `%x` (Wdm1's "FDO is 80AAB020"): stable
+    /// for a run, distinct per device.
+    pub fn address(&self) -> u32 {
+        0x80AA_B000 | (self.id().0 << 5)
+    }
+
     /// How traces name the device: its name, or `Driver#n`.
     pub fn label(&self) -> &str {
         &self.0.label

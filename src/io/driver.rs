@@ -10,10 +10,10 @@
 use std::any::Any;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, OnceLock};
 
 use super::codes::IRP_MJ_MAXIMUM_FUNCTION;
-use super::device::{DeviceInner, DeviceObject};
+use super::device::DeviceObject;
 use super::irp::{Irp, complete_request};
 use crate::ke::irql::{self, PASSIVE_LEVEL};
 use crate::ob::{IdCell, ObjectId, ObjectKind};
@@ -82,7 +82,10 @@ pub(crate) struct DriverInner {
     registry_path: String,
     entry: OnceLock<EntryPoints>,
     extension: OnceLock<Box<dyn Any + Send + Sync>>,
-    devices: Mutex<Vec<Weak<DeviceInner>>>,
+    /// The driver's devices (DriverObject->DeviceObject chain). A device
+    /// lives until IoDeleteDevice takes it off this list (and its last
+    /// reference goes), as NT's do.
+    devices: Mutex<Vec<DeviceObject>>,
     unloaded: AtomicBool,
 }
 
@@ -143,7 +146,7 @@ impl Driver {
     /// The driver's live device objects, in creation order
     /// (DriverObject->DeviceObject chain).
     pub fn devices(&self) -> Vec<DeviceObject> {
-        self.0.devices.lock().iter().filter_map(Weak::upgrade).map(DeviceObject).collect()
+        self.0.devices.lock().clone()
     }
 
     pub fn is_unloaded(&self) -> bool {
@@ -155,11 +158,11 @@ impl Driver {
     }
 
     pub(crate) fn add_device_object(&self, device: &DeviceObject) {
-        self.0.devices.lock().push(Arc::downgrade(&device.0));
+        self.0.devices.lock().push(device.clone());
     }
 
     pub(crate) fn remove_device_object(&self, device: &DeviceObject) {
-        self.0.devices.lock().retain(|d| !std::ptr::eq(d.as_ptr(), Arc::as_ptr(&device.0)));
+        self.0.devices.lock().retain(|d| d != device);
     }
 
     /// The DriverStartIo routine DriverEntry set, if any.

@@ -15,3 +15,14 @@ pub use arena::{Arena, Id};
 pub use namespace::Namespace;
 pub(crate) use object::IdCell;
 pub use object::{ObjectId, ObjectInfo, ObjectKind};
+
+/// ObReferenceObject on a device: another counted reference.
+pub fn reference_object(device: &crate::io::DeviceObject) -> crate::io::DeviceObject {
+    device.clone()
+}
+
+/// ObDereferenceObject: gives a reference back; a deleted device's memory
+/// goes with its last one.
+pub fn dereference_object(device: crate::io::DeviceObject) {
+    drop(device);
+}

@@ -1,0 +1,4 @@
+//! The ported drivers. Each imports only [`crate::ddk`], keeps the book's
+//! routine names, and cites the book lines its code follows.
+
+pub mod wdm1;

@@ -1,0 +1,26 @@
+//! Wdm1 (book chapters 4–7): a virtual function driver whose devices share
+//! one driver-global byte buffer, read and written at the handle's file
+//! position and managed through four IOCTLs. Every IRP completes at once;
+//! PnP and power IRPs pass straight down.
+//!
+//! One file per book source file: `init.rs` (Init.cpp), `pnp.rs` (Pnp.cpp),
+//! `dispatch.rs` (Dispatch.cpp), `ioctl.rs` (Ioctl.h), `guids.rs` (GUIDs.h).
+
+mod dispatch;
+mod guids;
+mod init;
+mod ioctl;
+mod pnp;
+
+pub use guids::WDM1_GUID;
+pub use init::{Wdm1Globals, driver_entry};
+pub use ioctl::*;
+
+/// The driver's name in traces (the DebugPrint "Driver" column).
+pub const NAME: &str = "Wdm1";
+
+/// A trace line from the driver (DebugPrint in the book; DbgPrint here
+/// until the DebugPrint port lands).
+fn trace(text: &str) {
+    crate::ddk::dbg_print(NAME, text);
+}
