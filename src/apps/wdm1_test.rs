@@ -10,14 +10,19 @@ use crate::win32::*;
 /// GetDeviceViaInterface (book l.3229–3305): the `instance`th device with an
 /// enabled `guid` interface, opened; `None` (after saying why) if there is
 /// none.
-pub fn get_device_via_interface(console: &mut Console<'_>, guid: &Guid, instance: u32) -> Option<Handle> {
+pub fn get_device_via_interface(
+    console: &mut Console<'_>,
+    guid: &Guid,
+    instance: u32,
+) -> Option<Handle> {
     let Some(info) = setup_di_get_class_devs(guid, DIGCF_PRESENT | DIGCF_INTERFACEDEVICE) else {
         console.printf(format_args!("No HDEVINFO available for this GUID\n"));
         return None;
     };
     let mut ifdata = DeviceInterfaceData::default();
     if !setup_di_enum_device_interfaces(&info, guid, instance, &mut ifdata) {
-        console.printf(format_args!("No SP_INTERFACE_DEVICE_DATA available for this GUID instance\n"));
+        console
+            .printf(format_args!("No SP_INTERFACE_DEVICE_DATA available for this GUID instance\n"));
         setup_di_destroy_device_info_list(info);
         return None;
     }
@@ -25,7 +30,13 @@ pub fn get_device_via_interface(console: &mut Console<'_>, guid: &Guid, instance
     let mut required = 0;
     setup_di_get_device_interface_detail(&info, &ifdata, None, 0, &mut required);
     let mut path = String::new();
-    if !setup_di_get_device_interface_detail(&info, &ifdata, Some(&mut path), required, &mut required) {
+    if !setup_di_get_device_interface_detail(
+        &info,
+        &ifdata,
+        Some(&mut path),
+        required,
+        &mut required,
+    ) {
         setup_di_destroy_device_info_list(info);
         return None;
     }
@@ -64,7 +75,10 @@ pub fn main(console: &mut Console<'_>) -> i32 {
     if !read_file(h, &mut rvalue, 4, &mut txd) {
         console.printf(format_args!("XXX Could not read value {}\n", get_last_error()));
     } else if txd == 4 {
-        console.printf(format_args!(" Read successfully read stored value of 0x{:X}\n", u32::from_le_bytes(rvalue)));
+        console.printf(format_args!(
+            " Read successfully read stored value of 0x{:X}\n",
+            u32::from_le_bytes(rvalue)
+        ));
     } else {
         console.printf(format_args!("XXX Wrong number of bytes read: {txd}\n"));
     }
@@ -94,7 +108,10 @@ pub fn main(console: &mut Console<'_>) -> i32 {
     if !read_file(h, &mut rvalue, 1, &mut txd) {
         console.printf(format_args!("XXX Could not read value\n"));
     } else if txd == 1 {
-        console.printf(format_args!(" Read successfully read stored value of 0x{:X}\n", u32::from_le_bytes(rvalue)));
+        console.printf(format_args!(
+            " Read successfully read stored value of 0x{:X}\n",
+            u32::from_le_bytes(rvalue)
+        ));
     } else {
         console.printf(format_args!("XXX Wrong number of bytes read: {txd}\n"));
     }
@@ -113,10 +130,14 @@ pub fn main(console: &mut Console<'_>) -> i32 {
     next_test(console);
     let mut size_bytes = [0u8; 4];
     let mut returned = 0;
-    if !device_io_control(h, IOCTL_WDM1_GET_BUFFER_SIZE, &[], 0, &mut size_bytes, 4, &mut returned) {
+    if !device_io_control(h, IOCTL_WDM1_GET_BUFFER_SIZE, &[], 0, &mut size_bytes, 4, &mut returned)
+    {
         console.printf(format_args!("XXX Could not get buffer size\n"));
     } else {
-        console.printf(format_args!(" Buffer size is {} ({returned} bytes returned)\n", u32::from_le_bytes(size_bytes)));
+        console.printf(format_args!(
+            " Buffer size is {} ({returned} bytes returned)\n",
+            u32::from_le_bytes(size_bytes)
+        ));
     }
     let buffer_size = u32::from_le_bytes(size_bytes);
 
@@ -124,16 +145,29 @@ pub fn main(console: &mut Console<'_>) -> i32 {
     // reads a DWORD from it; at least 4 keeps that read in bounds.)
     next_test(console);
     let mut buffer = vec![0u8; (buffer_size as usize + 1).max(4)];
-    let first_dword = |buffer: &[u8]| u32::from_le_bytes([buffer[0], buffer[1], buffer[2], buffer[3]]);
-    if !device_io_control(h, IOCTL_WDM1_GET_BUFFER, &[], 0, &mut buffer, buffer_size, &mut returned) {
+    let first_dword =
+        |buffer: &[u8]| u32::from_le_bytes([buffer[0], buffer[1], buffer[2], buffer[3]]);
+    if !device_io_control(h, IOCTL_WDM1_GET_BUFFER, &[], 0, &mut buffer, buffer_size, &mut returned)
+    {
         console.printf(format_args!("XXX Could not get buffer\n"));
     } else {
-        console.printf(format_args!(" First DWORD of buffer is {:08X} ({returned} bytes returned)\n", first_dword(&buffer)));
+        console.printf(format_args!(
+            " First DWORD of buffer is {:08X} ({returned} bytes returned)\n",
+            first_dword(&buffer)
+        ));
     }
 
     // 9: ask for one byte too many.
     next_test(console);
-    if !device_io_control(h, IOCTL_WDM1_GET_BUFFER, &[], 0, &mut buffer, buffer_size + 1, &mut returned) {
+    if !device_io_control(
+        h,
+        IOCTL_WDM1_GET_BUFFER,
+        &[],
+        0,
+        &mut buffer,
+        buffer_size + 1,
+        &mut returned,
+    ) {
         console.printf(format_args!(" Too big get buffer failed correctly {}\n", get_last_error()));
     } else {
         console.printf(format_args!("XXX Too big get buffer unexpectedly succeeded\n"));
@@ -146,10 +180,14 @@ pub fn main(console: &mut Console<'_>) -> i32 {
     } else {
         console.printf(format_args!(" Zero buffer succeeded\n"));
     }
-    if !device_io_control(h, IOCTL_WDM1_GET_BUFFER, &[], 0, &mut buffer, buffer_size, &mut returned) {
+    if !device_io_control(h, IOCTL_WDM1_GET_BUFFER, &[], 0, &mut buffer, buffer_size, &mut returned)
+    {
         console.printf(format_args!("XXX Could not get buffer\n"));
     } else {
-        console.printf(format_args!(" First DWORD of buffer is {:08X} ({returned} bytes returned)\n", first_dword(&buffer)));
+        console.printf(format_args!(
+            " First DWORD of buffer is {:08X} ({returned} bytes returned)\n",
+            first_dword(&buffer)
+        ));
     }
 
     // 11: remove the buffer; its size is then 0.
@@ -159,10 +197,14 @@ pub fn main(console: &mut Console<'_>) -> i32 {
     } else {
         console.printf(format_args!(" Remove buffer succeeded\n"));
     }
-    if !device_io_control(h, IOCTL_WDM1_GET_BUFFER_SIZE, &[], 0, &mut size_bytes, 4, &mut returned) {
+    if !device_io_control(h, IOCTL_WDM1_GET_BUFFER_SIZE, &[], 0, &mut size_bytes, 4, &mut returned)
+    {
         console.printf(format_args!("XXX Could not get buffer size\n"));
     } else {
-        console.printf(format_args!(" Buffer size is {} ({returned} bytes returned)\n", u32::from_le_bytes(size_bytes)));
+        console.printf(format_args!(
+            " Buffer size is {} ({returned} bytes returned)\n",
+            u32::from_le_bytes(size_bytes)
+        ));
     }
 
     // 12: a code the driver does not know.

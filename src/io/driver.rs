@@ -231,6 +231,11 @@ pub fn load_driver(name: &str, driver_entry: DriverEntryFn) -> Result<Driver, Nt
         }
         return Err(status);
     }
+    // Devices made in DriverEntry are ready once it returns (AddDevice's
+    // devices the driver readies itself, book l.3091).
+    for device in driver.devices() {
+        device.clear_flags(super::device::DO_DEVICE_INITIALIZING);
+    }
     let entry = EntryPoints {
         major_function: object.major_function,
         unload: object.driver_unload,

@@ -13,7 +13,7 @@ use super::io::{send, wait};
 use crate::io::codes::{IRP_MJ_CLEANUP, IRP_MJ_CLOSE, IRP_MJ_CREATE};
 use crate::io::irp::Parameters;
 use crate::io::request::Buffers;
-use crate::io::{DO_EXCLUSIVE, FileObject, get_attached_device};
+use crate::io::{DO_DEVICE_INITIALIZING, DO_EXCLUSIVE, FileObject, get_attached_device};
 use crate::sim::system::with_system;
 use crate::status::{
     NtStatus, STATUS_ACCESS_DENIED, STATUS_INVALID_PARAMETER, STATUS_OBJECT_NAME_NOT_FOUND,
@@ -53,6 +53,9 @@ fn open(
     let (device, rest) = with_system(|s| s.namespace.lock().resolve(&nt_path(path)))?;
     if device.is_deleted() {
         return Err(STATUS_OBJECT_NAME_NOT_FOUND);
+    }
+    if device.flags() & DO_DEVICE_INITIALIZING != 0 {
+        return Err(STATUS_NO_SUCH_DEVICE);
     }
     let top = get_attached_device(&device);
     if top.flags() & DO_EXCLUSIVE != 0 && device.open_count() > 0 {

@@ -1,5 +1,7 @@
 //! One integration binary; modules are named after the API they pin.
 
+mod io_irp;
+mod io_return_status;
 mod ke_dpc;
 mod ke_event;
 mod ke_interrupt;
@@ -11,3 +13,6 @@ mod sim_explore;
 mod support;
 mod threaded;
 mod tidy;
+mod verifier_io;
+mod wdm1;
+mod win32_bad_input;

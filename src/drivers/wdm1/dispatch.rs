@@ -46,7 +46,9 @@ fn end_fits(offset: i64, length: u32) -> bool {
 /// pointer; a read starting at or past the end is STATUS_END_OF_FILE, one
 /// running past the end is cut short.
 pub(super) fn wdm1_read(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
-    let Parameters::Read { length, byte_offset, .. } = io_get_current_irp_stack_location(&irp).parameters else {
+    let Parameters::Read { length, byte_offset, .. } =
+        io_get_current_irp_stack_location(&irp).parameters
+    else {
         return complete_irp(irp, STATUS_INVALID_PARAMETER, 0);
     };
     trace(&format!("Read {} bytes from file pointer {}", length as i32, byte_offset as i32));
@@ -83,7 +85,9 @@ pub(super) fn wdm1_read(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
 /// in any gap. If the larger buffer cannot be allocated, as much as fits in
 /// the old one is written, still with STATUS_SUCCESS (l.4632–4640).
 pub(super) fn wdm1_write(fdo: &DeviceObject, irp: Irp) -> NtStatus {
-    let Parameters::Write { length, byte_offset, .. } = io_get_current_irp_stack_location(&irp).parameters else {
+    let Parameters::Write { length, byte_offset, .. } =
+        io_get_current_irp_stack_location(&irp).parameters
+    else {
         return complete_irp(irp, STATUS_INVALID_PARAMETER, 0);
     };
     trace(&format!("Write {} bytes from file pointer {}", length as i32, byte_offset as i32));

@@ -35,7 +35,9 @@ pub fn driver_entry(driver: &mut DriverObject, registry_path: &str) -> NtStatus 
     driver.major_function[IRP_MJ_SYSTEM_CONTROL as usize] = Some(dispatch::wdm1_system_control);
     // KeInitializeSpinLock(&BufferLock) (l.4621): the lock lives with the
     // buffer in the driver's own state.
-    if let Err(status) = io_allocate_driver_object_extension(driver.driver(), Wdm1Globals::default()) {
+    if let Err(status) =
+        io_allocate_driver_object_extension(driver.driver(), Wdm1Globals::default())
+    {
         return status;
     }
     trace("DriverEntry completed"); // l.1886

@@ -20,7 +20,14 @@ pub(super) struct Wdm1DeviceExtension {
 pub(super) fn wdm1_add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
     paged_code();
     trace("AddDevice");
-    let fdo = match io_create_device(driver, Wdm1DeviceExtension::default(), None, FILE_DEVICE_UNKNOWN, 0, false) {
+    let fdo = match io_create_device(
+        driver,
+        Wdm1DeviceExtension::default(),
+        None,
+        FILE_DEVICE_UNKNOWN,
+        0,
+        false,
+    ) {
         Ok(fdo) => fdo,
         Err(status) => return status, // l.1987
     };
