@@ -16,7 +16,8 @@ use crate::io::request::Buffers;
 use crate::io::{DO_DEVICE_INITIALIZING, DO_EXCLUSIVE, FileObject, get_attached_device};
 use crate::sim::system::with_system;
 use crate::status::{
-    NtStatus, STATUS_ACCESS_DENIED, STATUS_INVALID_PARAMETER, STATUS_OBJECT_NAME_NOT_FOUND,
+    NtStatus, STATUS_ACCESS_DENIED, STATUS_INVALID_PARAMETER, STATUS_NO_SUCH_DEVICE,
+    STATUS_OBJECT_NAME_NOT_FOUND,
 };
 use std::sync::atomic::Ordering;
 
