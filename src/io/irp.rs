@@ -549,7 +549,7 @@ pub fn call_driver(device: &DeviceObject, mut irp: Irp) -> NtStatus {
         verify.returned(number, device, location, status);
     }
     if pcr::mode() == Mode::Sim {
-        sim::point(Event::IrpReturn { irp: number, status });
+        sim::record(Event::IrpReturn { irp: number, status });
     }
     status
 }
@@ -668,7 +668,7 @@ fn check_completion_routine_return(irp: &Irp, number: u32, irql_before: crate::k
 fn finish(mut irp: Irp) {
     let status = irp.inner.io_status;
     if pcr::mode() == Mode::Sim {
-        sim::point(Event::IrpDone {
+        sim::record(Event::IrpDone {
             irp: irp.number(),
             status: status.status,
             information: status.information as u64,

@@ -107,6 +107,10 @@ pub(crate) struct Done {
 
 /// A request the I/O manager finishes.
 pub(crate) struct Request {
+    /// A synchronous caller waits on the event only after STATUS_PENDING,
+    /// which requires the IRP marked pending: for a request not marked
+    /// pending the event is not set, saving the dispatcher lock.
+    synchronous: bool,
     copy_back: Option<UserMemory>,
     event: Event,
     done: Mutex<Option<Done>>,
@@ -121,12 +125,25 @@ impl fmt::Debug for Request {
 
 impl Request {
     pub(crate) fn new(copy_back: Option<UserMemory>, event: Event) -> Arc<Request> {
-        Arc::new(Request { copy_back, event, done: Mutex::new(None), waker: Mutex::new(None) })
+        Arc::new(Request {
+            synchronous: false,
+            copy_back,
+            event,
+            done: Mutex::new(None),
+            waker: Mutex::new(None),
+        })
     }
 
-    /// A request signaling a fresh notification event.
-    pub(crate) fn with_own_event(copy_back: Option<UserMemory>) -> Arc<Request> {
-        Request::new(copy_back, Event::new(EventType::NotificationEvent, false))
+    /// A request signaling a fresh notification event; `synchronous` for a
+    /// caller that waits only after STATUS_PENDING.
+    pub(crate) fn with_own_event(copy_back: Option<UserMemory>, synchronous: bool) -> Arc<Request> {
+        Arc::new(Request {
+            synchronous,
+            copy_back,
+            event: Event::new(EventType::NotificationEvent, false),
+            done: Mutex::new(None),
+            waker: Mutex::new(None),
+        })
     }
 
     pub(crate) fn event(&self) -> &Event {
@@ -184,7 +201,12 @@ impl Request {
             out.write(0, &system[..n]);
         }
         *self.done.lock() = Some(Done { io_status, pending_returned });
-        if pending_returned || !io_status.status.is_error() {
+        let signal = if self.synchronous {
+            pending_returned
+        } else {
+            pending_returned || !io_status.status.is_error()
+        };
+        if signal {
             crate::ke::set_event(&self.event, 0, false);
             if let Some(waker) = self.waker.lock().take() {
                 waker.wake();

@@ -161,7 +161,7 @@ fn unload_if_idle(driver: &Driver) {
 /// (book l.5971).
 pub(crate) fn send_pnp_irp(pdo: &DeviceObject, minor: u8) -> IoStatusBlock {
     let top = get_attached_device(pdo);
-    let request = Request::with_own_event(None);
+    let request = Request::with_own_event(None, true);
     let mut irp = request.irp(&top, IRP_MJ_PNP, minor, Parameters::None, Buffers::default());
     irp.io_status_mut().status = STATUS_NOT_SUPPORTED;
     let status = call_driver(&top, irp);

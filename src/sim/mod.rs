@@ -406,6 +406,13 @@ pub(crate) fn point(event: Event) {
     }
 }
 
+/// Records `event` without a scheduling point (the second event of one
+/// kernel call, such as a dispatch routine's return). Simulation only.
+#[inline]
+pub(crate) fn record(event: Event) {
+    with_sim(|s| s.record(event));
+}
+
 /// A scheduling point with nothing else to record, for kernel calls that
 /// only read state (so polling loops let other code run). No-op outside a
 /// simulation.

@@ -183,12 +183,13 @@ impl Trace {
         }
     }
 
-    /// Keeps `text` in the string table (when recording) and returns its
-    /// index.
+    /// Whether events are being recorded.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Keeps `text` in the string table and returns its index.
     pub(crate) fn add_string(&mut self, text: String) -> u32 {
-        if !self.enabled {
-            return u32::MAX;
-        }
         self.strings.push(text);
         self.strings.len() as u32 - 1
     }

@@ -28,7 +28,7 @@ pub(crate) fn send(
     buffers: Buffers,
 ) -> (NtStatus, Arc<Request>) {
     let top = get_attached_device(file.device_object());
-    let request = Request::with_own_event(buffers.copy_back.clone());
+    let request = Request::with_own_event(buffers.copy_back.clone(), file.is_synchronous());
     let mut irp = request.irp(&top, major, minor, parameters, buffers);
     irp.next_stack_location_mut().file_object = Some(file.clone());
     let status = call_driver(&top, irp);

@@ -27,13 +27,13 @@ pub(super) fn complete_irp(mut irp: Irp, status: NtStatus, information: usize) -
 pub(super) fn wdm1_create(_fdo: &DeviceObject, irp: Irp) -> NtStatus {
     let location = io_get_current_irp_stack_location(&irp);
     let name = location.file_object.as_ref().map_or("", |f| f.file_name());
-    trace(&format!("Create File is {name}"));
+    trace(format_args!("Create File is {name}"));
     complete_irp(irp, STATUS_SUCCESS, 0)
 }
 
 /// Wdm1Close (book l.2205–2215).
 pub(super) fn wdm1_close(_fdo: &DeviceObject, irp: Irp) -> NtStatus {
-    trace("Close");
+    trace(format_args!("Close"));
     complete_irp(irp, STATUS_SUCCESS, 0)
 }
 
@@ -51,7 +51,7 @@ pub(super) fn wdm1_read(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
     else {
         return complete_irp(irp, STATUS_INVALID_PARAMETER, 0);
     };
-    trace(&format!("Read {} bytes from file pointer {}", length as i32, byte_offset as i32));
+    trace(format_args!("Read {} bytes from file pointer {}", length as i32, byte_offset as i32));
     let mut status = STATUS_SUCCESS;
     let mut count = 0usize;
     {
@@ -76,7 +76,7 @@ pub(super) fn wdm1_read(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
             }
         }
     }
-    trace(&format!("Read: {count} bytes returned"));
+    trace(format_args!("Read: {count} bytes returned"));
     complete_irp(irp, status, count)
 }
 
@@ -90,7 +90,7 @@ pub(super) fn wdm1_write(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     else {
         return complete_irp(irp, STATUS_INVALID_PARAMETER, 0);
     };
-    trace(&format!("Write {} bytes from file pointer {}", length as i32, byte_offset as i32));
+    trace(format_args!("Write {} bytes from file pointer {}", length as i32, byte_offset as i32));
     let mut status = STATUS_SUCCESS;
     let mut count = 0usize;
     if byte_offset < 0 || !end_fits(byte_offset, length) {
@@ -114,7 +114,7 @@ pub(super) fn wdm1_write(fdo: &DeviceObject, irp: Irp) -> NtStatus {
             buffer[offset..offset + count].copy_from_slice(&system[..count]);
         }
     }
-    trace(&format!("Write: {count} bytes written"));
+    trace(format_args!("Write: {count} bytes written"));
     complete_irp(irp, status, count)
 }
 
@@ -130,7 +130,7 @@ pub(super) fn wdm1_device_control(fdo: &DeviceObject, mut irp: Irp) -> NtStatus 
     else {
         return complete_irp(irp, STATUS_INVALID_PARAMETER, 0);
     };
-    trace(&format!(
+    trace(format_args!(
         "DeviceIoControl: Control code {code:08X} InputLength {} OutputLength {}",
         input_length as i32, output_length as i32
     ));
@@ -163,7 +163,7 @@ pub(super) fn wdm1_device_control(fdo: &DeviceObject, mut irp: Irp) -> NtStatus 
             _ => status = STATUS_INVALID_DEVICE_REQUEST,
         }
     }
-    trace(&format!("DeviceIoControl: {count} bytes written"));
+    trace(format_args!("DeviceIoControl: {count} bytes written"));
     complete_irp(irp, status, count)
 }
 

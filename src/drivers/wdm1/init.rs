@@ -22,7 +22,7 @@ impl Wdm1Globals {
 /// lock. No device is created here (book l.2946) and ReadReg is not called
 /// (book l.1487).
 pub fn driver_entry(driver: &mut DriverObject, registry_path: &str) -> NtStatus {
-    trace(&format!("RegistryPath is {registry_path}")); // l.1859
+    trace(format_args!("RegistryPath is {registry_path}")); // l.1859
     driver.driver_extension.add_device = Some(pnp::wdm1_add_device); // l.1863
     driver.driver_unload = Some(wdm1_unload);
     driver.major_function[IRP_MJ_PNP as usize] = Some(pnp::wdm1_pnp);
@@ -40,7 +40,7 @@ pub fn driver_entry(driver: &mut DriverObject, registry_path: &str) -> NtStatus 
     {
         return status;
     }
-    trace("DriverEntry completed"); // l.1886
+    trace(format_args!("DriverEntry completed")); // l.1886
     STATUS_SUCCESS
 }
 
@@ -49,5 +49,5 @@ pub fn driver_entry(driver: &mut DriverObject, registry_path: &str) -> NtStatus 
 pub fn wdm1_unload(driver: &Driver) {
     paged_code();
     driver.extension::<Wdm1Globals>().buffer.acquire().clear();
-    trace("Wdm1Unload");
+    trace(format_args!("Wdm1Unload"));
 }

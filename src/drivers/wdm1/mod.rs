@@ -21,6 +21,6 @@ pub const NAME: &str = "Wdm1";
 
 /// A trace line from the driver (DebugPrint in the book; DbgPrint here
 /// until the DebugPrint port lands).
-fn trace(text: &str) {
+fn trace(text: std::fmt::Arguments<'_>) {
     crate::ddk::dbg_print(NAME, text);
 }

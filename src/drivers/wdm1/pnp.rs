@@ -19,7 +19,7 @@ pub(super) struct Wdm1DeviceExtension {
 /// Wdm1AddDevice (book l.1974–2017).
 pub(super) fn wdm1_add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
     paged_code();
-    trace("AddDevice");
+    trace(format_args!("AddDevice"));
     let fdo = match io_create_device(
         driver,
         Wdm1DeviceExtension::default(),
@@ -31,7 +31,7 @@ pub(super) fn wdm1_add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
         Ok(fdo) => fdo,
         Err(status) => return status, // l.1987
     };
-    trace(&format!("FDO is {:X}", fdo.address())); // l.1994
+    trace(format_args!("FDO is {:X}", fdo.address())); // l.1994
     let dx = fdo.extension::<Wdm1DeviceExtension>();
     let link = match io_register_device_interface(pdo, &WDM1_GUID, None) {
         Ok(link) => link,
@@ -41,7 +41,7 @@ pub(super) fn wdm1_add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
         }
     };
     io_set_device_interface_state(&link, true); // l.2006, result ignored
-    trace(&format!("Symbolic Link Name is {link}"));
+    trace(format_args!("Symbolic Link Name is {link}"));
     let _ = dx.if_sym_link_name.set(link);
     if let Some(next) = io_attach_device_to_device_stack(&fdo, pdo) {
         let _ = dx.next_stack_device.set(next); // l.2012
@@ -57,7 +57,7 @@ pub(super) fn wdm1_pnp(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
     paged_code();
     let location = io_get_current_irp_stack_location(&irp);
     let minor = location.minor_function;
-    trace(&format!("PnP {}", function_name(location.major_function, minor)));
+    trace(format_args!("PnP {}", function_name(location.major_function, minor)));
     let dx = fdo.extension::<Wdm1DeviceExtension>();
     let Some(next) = dx.next_stack_device.get() else {
         return complete(irp, STATUS_DEVICE_NOT_CONNECTED);
@@ -65,7 +65,7 @@ pub(super) fn wdm1_pnp(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
     io_skip_current_irp_stack_location(&mut irp);
     let status = io_call_driver(next, irp);
     if minor == IRP_MN_REMOVE_DEVICE {
-        trace("PnP RemoveDevice");
+        trace(format_args!("PnP RemoveDevice"));
         if let Some(link) = dx.if_sym_link_name.get() {
             io_set_device_interface_state(link, false);
         }
@@ -79,7 +79,10 @@ pub(super) fn wdm1_pnp(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
 pub(super) fn wdm1_power(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
     paged_code();
     let location = io_get_current_irp_stack_location(&irp);
-    trace(&format!("Power {}", function_name(location.major_function, location.minor_function)));
+    trace(format_args!(
+        "Power {}",
+        function_name(location.major_function, location.minor_function)
+    ));
     po_start_next_power_irp(&irp);
     let Some(next) = fdo.extension::<Wdm1DeviceExtension>().next_stack_device.get() else {
         return complete(irp, STATUS_DEVICE_NOT_CONNECTED);
