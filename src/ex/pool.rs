@@ -29,8 +29,13 @@ impl PoolType {
     }
 }
 
+/// The largest block the simulated pools grant. Windows 2000's nonpaged pool
+/// was a few hundred megabytes in all; a request for more fails, as it would
+/// there, instead of exhausting the host.
+pub const POOL_BLOCK_MAX: usize = 64 << 20;
+
 /// ExAllocatePool: `size` zeroed bytes, or `None` if the allocation fails
-/// (only under injected failure).
+/// (injected failure, or a block beyond [`POOL_BLOCK_MAX`]).
 pub fn allocate_pool(pool_type: PoolType, size: usize) -> Option<Vec<u8>> {
     let irql = pcr::irql();
     let rule = if irql > DISPATCH_LEVEL {
@@ -50,7 +55,7 @@ pub fn allocate_pool(pool_type: PoolType, size: usize) -> Option<Vec<u8>> {
         );
         return None;
     }
-    if take_injected_failure() {
+    if size > POOL_BLOCK_MAX || take_injected_failure() {
         return None;
     }
     Some(vec![0; size])

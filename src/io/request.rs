@@ -11,10 +11,11 @@
 //! along.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 
 use super::buffer::{Mdl, UserMemory};
+use super::cancel::IrpCancelHandle;
 use super::ctl_code::{TransferMethod, method_of};
 use super::device::{DO_BUFFERED_IO, DO_DIRECT_IO, DeviceObject};
 use super::irp::{IoStatusBlock, Irp, Origin, Parameters};
@@ -115,6 +116,8 @@ pub(crate) struct Request {
     event: Event,
     done: Mutex<Option<Done>>,
     waker: Mutex<Option<Waker>>,
+    /// The request's IRP, for CancelIo.
+    irp: OnceLock<IrpCancelHandle>,
 }
 
 impl fmt::Debug for Request {
@@ -131,6 +134,7 @@ impl Request {
             event,
             done: Mutex::new(None),
             waker: Mutex::new(None),
+            irp: OnceLock::new(),
         })
     }
 
@@ -143,6 +147,7 @@ impl Request {
             event: Event::new(EventType::NotificationEvent, false),
             done: Mutex::new(None),
             waker: Mutex::new(None),
+            irp: OnceLock::new(),
         })
     }
 
@@ -152,6 +157,14 @@ impl Request {
 
     pub(crate) fn done(&self) -> Option<Done> {
         *self.done.lock()
+    }
+
+    /// IoCancelIrp on the request's IRP, if it has not finished.
+    pub(crate) fn cancel(&self) -> bool {
+        match (self.done(), self.irp.get()) {
+            (None, Some(irp)) => super::cancel::cancel_irp(irp),
+            _ => false,
+        }
     }
 
     pub(crate) fn set_waker(&self, waker: &Waker) {
@@ -168,6 +181,7 @@ impl Request {
         buffers: Buffers,
     ) -> Irp {
         let mut irp = Irp::new(device.stack_size(), Origin::Request(self.clone()));
+        let _ = self.irp.set(irp.cancel_handle());
         let parameters = match parameters {
             Parameters::DeviceIoControl {
                 output_buffer_length,
@@ -208,7 +222,10 @@ impl Request {
         };
         if signal {
             crate::ke::set_event(&self.event, 0, false);
-            if let Some(waker) = self.waker.lock().take() {
+            // Take the waker out before waking: waking switches to the
+            // waiting thread, which must find this lock free.
+            let waker = self.waker.lock().take();
+            if let Some(waker) = waker {
                 waker.wake();
             }
         }

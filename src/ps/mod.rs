@@ -86,3 +86,14 @@ pub fn is_thread_terminated(thread: &Thread) -> bool {
     sim::yield_point();
     thread.header.is_signaled()
 }
+
+/// Who the calling thread is, for per-thread bookkeeping (CancelIo cancels
+/// the calling thread's requests only).
+pub(crate) fn current_thread_key() -> u64 {
+    match pcr::mode() {
+        Mode::Sim => {
+            with_sim(|s| s.current_thread().map_or(u64::MAX, |t| u64::from(s.thread_number(t))))
+        }
+        _ => u64::from(threaded::token()),
+    }
+}

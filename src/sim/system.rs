@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::io::Driver;
 use crate::io::interface::InterfaceRegistry;
+use crate::ke::KSpinLock;
 use crate::ob::Namespace;
 use crate::pnp::DeviceTree;
 use crate::sync::Mutex;
@@ -44,6 +45,8 @@ pub(crate) struct System {
     next_device: AtomicU32,
     /// ExAllocatePool calls left to fail (fault injection).
     pub allocation_failures: AtomicU32,
+    /// The I/O manager's cancel spin lock (IoAcquireCancelSpinLock).
+    pub cancel_lock: Arc<KSpinLock>,
 }
 
 impl System {
@@ -58,6 +61,7 @@ impl System {
             next_irp: AtomicU32::new(0),
             next_device: AtomicU32::new(0),
             allocation_failures: AtomicU32::new(0),
+            cancel_lock: Arc::new(KSpinLock::named("Cancel")),
         }
     }
 

@@ -90,6 +90,9 @@ pub enum Rule {
     CompleteWithPending,
     /// IoCompleteRequest above DISPATCH_LEVEL. 0xC9/0x0E: IRQL, IRP.
     CompleteAboveDispatch,
+    /// IoCompleteRequest while the IRP's cancel routine is still set.
+    /// 0xC9/0x07: cancel routine, IRP.
+    CompleteWithCancelRoutine,
     /// IoCallDriver above DISPATCH_LEVEL. 0xC9/0x10: IRQL, IRP.
     CallDriverAboveDispatch,
     /// A device deleted while still attached to a lower one. 0xC9/0x201.
@@ -148,6 +151,7 @@ impl Rule {
             | DispatchChangedIrql
             | CompleteWithPending
             | CompleteAboveDispatch
+            | CompleteWithCancelRoutine
             | CallDriverAboveDispatch
             | DeleteAttachedDevice
             | DetachNotAttached
@@ -187,6 +191,7 @@ impl Rule {
             DispatchChangedIrql => 0x05,
             CompleteWithPending => 0x06,
             CompleteAboveDispatch => 0x0E,
+            CompleteWithCancelRoutine => 0x07,
             CallDriverAboveDispatch => 0x10,
             DeleteAttachedDevice => 0x201,
             DetachNotAttached => 0x202,
@@ -251,6 +256,7 @@ impl Rule {
             DispatchChangedIrql => "dispatch routine changed the IRQL",
             CompleteWithPending => "IoCompleteRequest with STATUS_PENDING",
             CompleteAboveDispatch => "IoCompleteRequest above DISPATCH_LEVEL",
+            CompleteWithCancelRoutine => "IoCompleteRequest with the cancel routine still set",
             CallDriverAboveDispatch => "IoCallDriver above DISPATCH_LEVEL",
             DeleteAttachedDevice => "device deleted while attached",
             DetachNotAttached => "IoDetachDevice with nothing attached",

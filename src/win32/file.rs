@@ -13,7 +13,7 @@ use super::io::{send, wait};
 use crate::io::codes::{IRP_MJ_CLEANUP, IRP_MJ_CLOSE, IRP_MJ_CREATE};
 use crate::io::irp::Parameters;
 use crate::io::request::Buffers;
-use crate::io::{DO_DEVICE_INITIALIZING, DO_EXCLUSIVE, FileObject, get_attached_device};
+use crate::io::{DO_DEVICE_INITIALIZING, DO_EXCLUSIVE, FileObject};
 use crate::sim::system::with_system;
 use crate::status::{
     NtStatus, STATUS_ACCESS_DENIED, STATUS_INVALID_PARAMETER, STATUS_NO_SUCH_DEVICE,
@@ -58,8 +58,9 @@ fn open(
     if device.flags() & DO_DEVICE_INITIALIZING != 0 {
         return Err(STATUS_NO_SUCH_DEVICE);
     }
-    let top = get_attached_device(&device);
-    if top.flags() & DO_EXCLUSIVE != 0 && device.open_count() > 0 {
+    // Exclusivity is the named device's (IopCheckDeviceAndDriver); a flag on
+    // an FDO or filter above it has no effect.
+    if device.flags() & DO_EXCLUSIVE != 0 && device.open_count() > 0 {
         return Err(STATUS_ACCESS_DENIED);
     }
     let overlapped = flags & FILE_FLAG_OVERLAPPED != 0;
@@ -157,6 +158,11 @@ pub fn set_file_pointer(
     if let Some(high) = distance_high {
         *high = (position >> 32) as i32;
     }
-    super::error::set_last_error(super::error::ERROR_SUCCESS);
-    position as u32
+    // A low part equal to INVALID_SET_FILE_POINTER is ambiguous; only then is the
+    // last error cleared so the caller can tell success (ReactOS, Wine).
+    let low = position as u32;
+    if low == INVALID_SET_FILE_POINTER {
+        super::error::set_last_error(super::error::ERROR_SUCCESS);
+    }
+    low
 }

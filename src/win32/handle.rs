@@ -3,8 +3,10 @@
 //! is ERROR_INVALID_HANDLE rather than somebody else's file.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::io::FileObject;
+use crate::io::request::Request;
 use crate::ob::{Arena, Id};
 use crate::sim::system::with_system;
 use crate::status::{NtStatus, STATUS_INVALID_HANDLE};
@@ -26,6 +28,8 @@ impl fmt::Debug for Handle {
 pub(crate) struct HandleEntry {
     pub file: FileObject,
     pub overlapped: bool,
+    /// Overlapped requests in flight, with the thread that issued each.
+    pub pending: Vec<(Arc<Request>, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -49,7 +53,8 @@ impl Handle {
 
 pub(crate) fn insert(file: FileObject, overlapped: bool) -> Handle {
     with_system(|s| {
-        Handle::from_id(s.handles.lock().entries.insert(HandleEntry { file, overlapped }))
+        let entry = HandleEntry { file, overlapped, pending: Vec::new() };
+        Handle::from_id(s.handles.lock().entries.insert(entry))
     })
 }
 
@@ -58,6 +63,28 @@ pub(crate) fn lookup(handle: Handle) -> Result<(FileObject, bool), NtStatus> {
     let id = handle.id().ok_or(STATUS_INVALID_HANDLE)?;
     with_system(|s| s.handles.lock().entries.get(id).map(|e| (e.file.clone(), e.overlapped)))
         .ok_or(STATUS_INVALID_HANDLE)
+}
+
+/// Remembers an overlapped request in flight on `handle`.
+pub(crate) fn add_pending(handle: Handle, request: Arc<Request>, thread: u64) {
+    let Some(id) = handle.id() else { return };
+    with_system(|s| {
+        if let Some(entry) = s.handles.lock().entries.get_mut(id) {
+            entry.pending.retain(|(r, _)| r.done().is_none());
+            entry.pending.push((request, thread));
+        }
+    });
+}
+
+/// The requests in flight on `handle` that `thread` issued.
+pub(crate) fn pending_of(handle: Handle, thread: u64) -> Result<Vec<Arc<Request>>, NtStatus> {
+    let id = handle.id().ok_or(STATUS_INVALID_HANDLE)?;
+    with_system(|s| {
+        let mut handles = s.handles.lock();
+        let entry = handles.entries.get_mut(id).ok_or(STATUS_INVALID_HANDLE)?;
+        entry.pending.retain(|(r, _)| r.done().is_none());
+        Ok(entry.pending.iter().filter(|(_, t)| *t == thread).map(|(r, _)| r.clone()).collect())
+    })
 }
 
 pub(crate) fn remove(handle: Handle) -> Result<FileObject, NtStatus> {

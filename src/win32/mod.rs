@@ -25,7 +25,7 @@ pub(crate) use handle::HandleTable;
 pub use handle::{Handle, INVALID_HANDLE_VALUE};
 pub use io::{device_io_control, nt_device_io_control_file, read_file, write_file};
 pub use overlapped::{
-    Overlapped, block_on, device_io_control_overlapped, get_overlapped_result,
+    Overlapped, block_on, cancel_io, device_io_control_overlapped, get_overlapped_result,
     read_file_overlapped, write_file_overlapped,
 };
 pub use setup_di::{

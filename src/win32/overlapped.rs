@@ -118,7 +118,26 @@ fn start(
         Err(status) => return Overlapped::failed(status),
     };
     let (returned, request) = send(&file, major, 0, parameters(&file), buffers(&file));
+    if returned == STATUS_PENDING {
+        super::handle::add_pending(handle, request.clone(), crate::ps::current_thread_key());
+    }
     Overlapped { returned, request: Some(request), memory: Some(memory) }
+}
+
+/// CancelIo: cancels the calling thread's overlapped requests in flight on
+/// `handle` (a request from another thread is left alone, book l.9965).
+/// The driver's cancel routines complete them, typically with
+/// STATUS_CANCELLED (ERROR_OPERATION_ABORTED).
+pub fn cancel_io(handle: Handle) -> bool {
+    match super::handle::pending_of(handle, crate::ps::current_thread_key()) {
+        Ok(requests) => {
+            for request in requests {
+                request.cancel();
+            }
+            true
+        }
+        Err(status) => fail(status),
+    }
 }
 
 /// ReadFile with an OVERLAPPED: `length` bytes at `offset`.

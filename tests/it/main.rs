@@ -1,5 +1,6 @@
 //! One integration binary; modules are named after the API they pin.
 
+mod io_cancel;
 mod io_irp;
 mod io_return_status;
 mod ke_dpc;

@@ -84,10 +84,15 @@ fn expected_run_trace(first_read: usize) -> Vec<String> {
         ("0022200C", 4, 4),
         ("00222014", 0, 0),
     ] {
-        lines.push(format!("DeviceIoControl: Control code {code} InputLength 0 OutputLength {out}"));
+        lines
+            .push(format!("DeviceIoControl: Control code {code} InputLength 0 OutputLength {out}"));
         lines.push(format!("DeviceIoControl: {written} bytes written"));
     }
-    lines.extend(["Write 4 bytes from file pointer 0".into(), "Write: 4 bytes written".into(), "Close".into()]);
+    lines.extend([
+        "Write 4 bytes from file pointer 0".into(),
+        "Write: 4 bytes written".into(),
+        "Close".into(),
+    ]);
     lines
 }
 
@@ -115,7 +120,8 @@ fn boot_and_run(machine: Machine) -> Outcome {
         pnp::remove_device(device).expect("removal");
         (outputs, exit_codes, buffer_after)
     });
-    let trace = run.trace.prints().into_iter().map(|(d, t)| (d.to_string(), t.to_string())).collect();
+    let trace =
+        run.trace.prints().into_iter().map(|(d, t)| (d.to_string(), t.to_string())).collect();
     let (outputs, exit_codes, buffer_after) = run.value();
     Outcome { outputs, exit_codes, trace, buffer_after }
 }
@@ -126,8 +132,15 @@ fn check(outcome: &Outcome) {
     // ReadFile succeeds with 0 bytes (spec Part 3).
     assert_eq!(outcome.outputs[0], expected_output("XXX Wrong number of bytes read: 0"));
     // Second run: the book's output (its "0xABC0EF01" is an OCR slip).
-    assert_eq!(outcome.outputs[1], expected_output(" Read successfully read stored value of 0xABCDEF01"));
-    assert_eq!(outcome.buffer_after, [0x01, 0xEF, 0xCD, 0xAB], "0xABCDEF01 is left for the next run");
+    assert_eq!(
+        outcome.outputs[1],
+        expected_output(" Read successfully read stored value of 0xABCDEF01")
+    );
+    assert_eq!(
+        outcome.buffer_after,
+        [0x01, 0xEF, 0xCD, 0xAB],
+        "0xABCDEF01 is left for the next run"
+    );
 
     let mut expected: Vec<String> = vec![
         "RegistryPath is \\REGISTRY\\Machine\\System\\CurrentControlSet\\Services\\Wdm1".into(),
@@ -137,11 +150,18 @@ fn check(outcome: &Outcome) {
     let fdo = &outcome.trace[3].1;
     assert!(fdo.starts_with("FDO is 80AAB"), "{fdo}");
     expected.push(fdo.clone());
-    expected.push("Symbolic Link Name is \\??\\Root#UNKNOWN#0000#{c0cf0640-5f6e-11d2-b677-00c0dfe4c1f3}".into());
+    expected.push(
+        "Symbolic Link Name is \\??\\Root#UNKNOWN#0000#{c0cf0640-5f6e-11d2-b677-00c0dfe4c1f3}"
+            .into(),
+    );
     expected.push("PnP IRP_MJ_PNP:IRP_MN_START_DEVICE".into());
     expected.extend(expected_run_trace(0));
     expected.extend(expected_run_trace(4));
-    expected.extend(["PnP IRP_MJ_PNP:IRP_MN_REMOVE_DEVICE".into(), "PnP RemoveDevice".into(), "Wdm1Unload".into()]);
+    expected.extend([
+        "PnP IRP_MJ_PNP:IRP_MN_REMOVE_DEVICE".into(),
+        "PnP RemoveDevice".into(),
+        "Wdm1Unload".into(),
+    ]);
     let drivers: Vec<&str> = outcome.trace.iter().map(|(d, _)| d.as_str()).collect();
     assert!(drivers.iter().all(|d| *d == "Wdm1"), "{drivers:?}");
     let lines: Vec<&String> = outcome.trace.iter().map(|(_, t)| t).collect();
@@ -167,7 +187,10 @@ fn the_same_under_many_seeds_on_two_processors() {
 #[test]
 fn and_on_real_threads() {
     let outcome = boot_and_run(Machine::threaded().processors(2));
-    assert_eq!(outcome.outputs[1], expected_output(" Read successfully read stored value of 0xABCDEF01"));
+    assert_eq!(
+        outcome.outputs[1],
+        expected_output(" Read successfully read stored value of 0xABCDEF01")
+    );
     assert!(outcome.trace.is_empty(), "threaded mode keeps no trace");
 }
 

@@ -1,0 +1,119 @@
+//! Cancelling IRPs: IoSetCancelRoutine, IoAcquireCancelSpinLock,
+//! IoReleaseCancelSpinLock, IoCancelIrp (book l.9640–9735, l.10900–10958).
+//!
+//! IoCancelIrp must reach an IRP some driver holds in a queue, and in Rust
+//! that driver owns it. So the canceller holds an [`IrpCancelHandle`] (taken
+//! from the IRP before it was sent), and the cancel routine is given a
+//! [`CancelledIrp`] naming the IRP; the routine takes the IRP out of its own
+//! queue by that name and completes it. The routine runs at DISPATCH_LEVEL
+//! holding the cancel spin lock, which it releases with
+//! `io_release_cancel_spin_lock(cancelled.cancel_irql())`.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::device::DeviceObject;
+use super::irp::{Irp, IrpShared};
+use crate::ke::irql::{self, DISPATCH_LEVEL, Irql};
+use crate::ke::spin_lock::{acquire_spin_lock, release_spin_lock};
+use crate::sim::system::with_system;
+
+/// A cancel routine: `(DeviceObject, the IRP to cancel)`.
+pub type CancelRoutine = fn(&DeviceObject, &CancelledIrp);
+
+/// What a cancel routine is told: which IRP, and the IRQL to release the
+/// cancel spin lock to.
+pub struct CancelledIrp {
+    shared: Arc<IrpShared>,
+}
+
+impl fmt::Debug for CancelledIrp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CancelledIrp({})", self.shared.number)
+    }
+}
+
+impl CancelledIrp {
+    /// Irp->CancelIrql.
+    pub fn cancel_irql(&self) -> Irql {
+        Irql(self.shared.cancel_irql.load(Ordering::Acquire))
+    }
+
+    /// Whether `irp` is the IRP being cancelled.
+    pub fn is(&self, irp: &Irp) -> bool {
+        Arc::ptr_eq(&self.shared, &irp.inner.shared)
+    }
+
+    /// The IRP's number in traces.
+    pub fn number(&self) -> u32 {
+        self.shared.number
+    }
+}
+
+/// Lets whoever sent an IRP cancel it later, wherever it is.
+#[derive(Clone)]
+pub struct IrpCancelHandle {
+    shared: Arc<IrpShared>,
+}
+
+impl fmt::Debug for IrpCancelHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IrpCancelHandle({})", self.shared.number)
+    }
+}
+
+impl Irp {
+    /// A handle for IoCancelIrp, kept by the IRP's sender.
+    pub fn cancel_handle(&self) -> IrpCancelHandle {
+        IrpCancelHandle { shared: self.inner.shared.clone() }
+    }
+}
+
+fn cancel_lock() -> Arc<crate::ke::KSpinLock> {
+    with_system(|s| s.cancel_lock.clone())
+}
+
+/// IoAcquireCancelSpinLock: the I/O manager's global cancel lock; returns
+/// the IRQL to give back to [`release_cancel_spin_lock`].
+pub fn acquire_cancel_spin_lock() -> Irql {
+    acquire_spin_lock(&cancel_lock())
+}
+
+/// IoReleaseCancelSpinLock.
+pub fn release_cancel_spin_lock(irql: Irql) {
+    release_spin_lock(&cancel_lock(), irql);
+}
+
+/// IoSetCancelRoutine: sets (or with `None` clears) the IRP's cancel
+/// routine, atomically, and returns the previous one. The routine will be
+/// called with the device of the current stack location.
+pub fn set_cancel_routine(irp: &mut Irp, routine: Option<CancelRoutine>) -> Option<CancelRoutine> {
+    let device = irp.current_stack_location().device_object().cloned();
+    let mut slot = irp.inner.shared.cancel_routine.lock();
+    let previous = slot.take().map(|(r, _)| r);
+    *slot = routine.zip(device);
+    previous
+}
+
+/// IoCancelIrp: marks the IRP cancelled and, if it has a cancel routine,
+/// calls it at DISPATCH_LEVEL holding the cancel spin lock. TRUE if a
+/// routine was called.
+pub fn cancel_irp(irp: &IrpCancelHandle) -> bool {
+    irql::check_max_irql("IoCancelIrp", DISPATCH_LEVEL);
+    let shared = &irp.shared;
+    let irql = acquire_cancel_spin_lock();
+    shared.cancel.store(true, Ordering::Release);
+    let routine = shared.cancel_routine.lock().take();
+    match routine {
+        Some((routine, device)) => {
+            shared.cancel_irql.store(irql.0, Ordering::Release);
+            routine(&device, &CancelledIrp { shared: shared.clone() });
+            true
+        }
+        None => {
+            release_cancel_spin_lock(irql);
+            false
+        }
+    }
+}
