@@ -60,7 +60,9 @@ fn wdm1_read(c: &mut Criterion) {
     });
     group.bench_function("wdmsim_sim", |b| {
         b.iter_custom(|iters| {
-            Machine::sim().processors(1).trace(false).run(move || timed_reads(iters)).value()
+            // A timed batch runs millions of scheduling steps.
+            let machine = Machine::sim().processors(1).trace(false).steps_max(u64::MAX);
+            machine.run(move || timed_reads(iters)).value()
         });
     });
     group.bench_function("baseline_locked_copy", |b| {

@@ -1,5 +1,7 @@
-//! Executive support: pool allocation.
+//! Executive support: pool allocation and lookaside lists.
 
+pub(crate) mod lookaside;
 pub mod pool;
 
+pub use lookaside::LookasideCounts;
 pub use pool::{PoolType, allocate_pool, fail_next_allocations};

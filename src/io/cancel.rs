@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::device::DeviceObject;
-use super::irp::{Irp, IrpShared};
+use super::irp::Irp;
+use super::irp_shared::IrpShared;
 use crate::ke::irql::{self, DISPATCH_LEVEL, Irql};
 use crate::ke::spin_lock::{acquire_spin_lock, release_spin_lock};
 use crate::sim::system::with_system;
@@ -90,9 +91,11 @@ pub fn release_cancel_spin_lock(irql: Irql) {
 /// called with the device of the current stack location.
 pub fn set_cancel_routine(irp: &mut Irp, routine: Option<CancelRoutine>) -> Option<CancelRoutine> {
     let device = irp.current_stack_location().device_object().cloned();
-    let mut slot = irp.inner.shared.cancel_routine.lock();
+    let shared = &irp.inner.shared;
+    let mut slot = shared.cancel_routine.lock();
     let previous = slot.take().map(|(r, _)| r);
     *slot = routine.zip(device);
+    shared.cancel_routine_set.store(slot.is_some(), Ordering::Release);
     previous
 }
 
@@ -104,7 +107,11 @@ pub fn cancel_irp(irp: &IrpCancelHandle) -> bool {
     let shared = &irp.shared;
     let irql = acquire_cancel_spin_lock();
     shared.cancel.store(true, Ordering::Release);
-    let routine = shared.cancel_routine.lock().take();
+    let routine = {
+        let mut slot = shared.cancel_routine.lock();
+        shared.cancel_routine_set.store(false, Ordering::Release);
+        slot.take()
+    };
     match routine {
         Some((routine, device)) => {
             shared.cancel_irql.store(irql.0, Ordering::Release);

@@ -14,7 +14,7 @@ use super::codes::{
 };
 use super::device::DeviceObject;
 use super::irp::{IoStatusBlock, Irp, Parameters};
-use super::request::{Buffers, Request};
+use super::request::{Buffers, Caller, Request, Waiter};
 use crate::ke::irql::{self, DISPATCH_LEVEL, PASSIVE_LEVEL};
 use crate::ke::{Event, EventType};
 
@@ -66,10 +66,9 @@ pub fn build_device_io_control_request(
     let buffers = Buffers::device_control(
         io_control_code,
         input,
-        Some(output.clone()),
+        Some(Caller::Memory(output.clone())),
         output_length as usize,
     );
-    let request = Request::new(buffers.copy_back.clone(), event.clone());
     let major = if internal { IRP_MJ_INTERNAL_DEVICE_CONTROL } else { IRP_MJ_DEVICE_CONTROL };
     let parameters = Parameters::DeviceIoControl {
         output_buffer_length: output_length,
@@ -77,7 +76,8 @@ pub fn build_device_io_control_request(
         io_control_code,
         type3_input_buffer: None,
     };
-    let irp = request.irp(device, major, 0, parameters, buffers);
+    let (request, irp) =
+        Request::build(device, major, 0, parameters, buffers, Waiter::Event(event.clone()));
     Some((irp, IoStatusHandle { request, output: Some(output) }))
 }
 
@@ -97,17 +97,17 @@ fn fsd_request(
     let read = major == IRP_MJ_READ;
     let buffers = match major {
         IRP_MJ_READ | IRP_MJ_WRITE => {
-            Buffers::read_write(device, memory.clone(), length as usize, read)
+            Buffers::read_write(device, Caller::Memory(memory.clone()), length as usize, read)
         }
         _ => Buffers::default(),
     };
-    let request = Request::new(buffers.copy_back.clone(), event);
     let parameters = match major {
         IRP_MJ_READ => Parameters::Read { length, key: 0, byte_offset },
         IRP_MJ_WRITE => Parameters::Write { length, key: 0, byte_offset },
         _ => Parameters::None,
     };
-    let irp = request.irp(device, major, 0, parameters, buffers);
+    let (request, irp) =
+        Request::build(device, major, 0, parameters, buffers, Waiter::Event(event));
     (irp, IoStatusHandle { request, output: Some(memory) })
 }
 

@@ -17,20 +17,20 @@
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::Ordering;
 
 use super::buffer::{Mdl, UserMemory};
-use super::cancel::CancelRoutine;
 use super::codes::function_name;
 use super::device::DeviceObject;
 use super::file::FileObject;
+use super::irp_shared::IrpShared;
+use super::lookaside;
 use super::request::Request;
 use crate::ke::irql::{self, DISPATCH_LEVEL};
 use crate::sim::pcr::{self, Mode};
 use crate::sim::system::with_system;
 use crate::sim::{self};
 use crate::status::{NtStatus, STATUS_PENDING, STATUS_SUCCESS};
-use crate::sync::Mutex;
 use crate::trace::Event;
 use crate::verifier::{self, Rule};
 
@@ -166,34 +166,6 @@ pub(crate) enum Origin {
     Request(Arc<Request>),
 }
 
-/// What outlives an IRP's moves from owner to owner: its cancellation state
-/// (IoCancelIrp reaches an IRP a driver holds) and what Driver Verifier's
-/// I/O checks remember about it.
-pub(crate) struct IrpShared {
-    pub number: u32,
-    pub cancel: AtomicBool,
-    /// The cancel routine and the device of the driver that set it.
-    pub cancel_routine: Mutex<Option<(CancelRoutine, DeviceObject)>>,
-    /// The IRQL IoCancelIrp raised from, for IoReleaseCancelSpinLock.
-    pub cancel_irql: AtomicU8,
-    verify: Option<Mutex<VerifyState>>,
-}
-
-impl fmt::Debug for IrpShared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IrpShared").field("number", &self.number).finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug, Default)]
-struct VerifyState {
-    /// Per location index: the status its dispatch routine returned.
-    returned: Vec<Option<NtStatus>>,
-    /// Per location index: the pending bit and IoStatus.Status when the
-    /// completion walk left it.
-    walked: Vec<Option<(bool, NtStatus)>>,
-}
-
 pub(crate) struct IrpInner {
     number: u32,
     io_status: IoStatusBlock,
@@ -209,8 +181,65 @@ pub(crate) struct IrpInner {
     priority_boost: i8,
     pub(crate) origin: Origin,
     pub(crate) shared: Arc<IrpShared>,
-    /// Completed to the top, freed or reused: dropping it is not a leak.
+    /// Completed to the top or freed: dropping it is not a leak.
     disposed: bool,
+}
+
+impl IrpInner {
+    fn new(number: u32, stack_size: u8, origin: Origin, verify: bool) -> IrpInner {
+        IrpInner {
+            number,
+            io_status: IoStatusBlock::default(),
+            pending_returned: false,
+            stack: vec![IoStackLocation::default(); stack_size as usize + 1],
+            current: stack_size.saturating_add(1),
+            system_buffer: None,
+            mdl_address: None,
+            user_buffer: None,
+            driver_context: [0; 4],
+            priority_boost: 0,
+            origin,
+            shared: Arc::new(IrpShared::new(number, stack_size, verify)),
+            disposed: false,
+        }
+    }
+
+    /// A body from the lookaside list made into IRP `number` (the fields
+    /// [`IrpInner::clear`] left are set here; the stack keeps its memory).
+    fn prepare(&mut self, number: u32, stack_size: u8, origin: Origin, verify: bool) {
+        self.number = number;
+        self.io_status = IoStatusBlock::default();
+        self.pending_returned = false;
+        self.stack.resize(stack_size as usize + 1, IoStackLocation::default());
+        self.current = stack_size.saturating_add(1);
+        self.driver_context = [0; 4];
+        self.priority_boost = 0;
+        self.origin = origin;
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.reset(number, stack_size, verify);
+        } else if self.shared.number == number {
+            // IoReuseIrp while someone holds a cancel handle: the handle
+            // still reaches the IRP, as the same pointer would in NT.
+            self.shared.clear();
+        } else {
+            self.shared = Arc::new(IrpShared::new(number, stack_size, verify));
+        }
+        self.disposed = false;
+    }
+
+    /// Drops every reference the body holds into a machine, so it can wait
+    /// on a lookaside list; returns the system buffer for its own list.
+    fn clear(&mut self) -> Option<Vec<u8>> {
+        self.stack.clear();
+        self.mdl_address = None;
+        self.user_buffer = None;
+        self.origin = Origin::Driver;
+        // The shared record stays: IoCallDriver may still hold it to check
+        // the dispatch routine's return; `prepare` replaces it if it is
+        // still held then (by a cancel handle, say).
+        self.disposed = true;
+        self.system_buffer.take()
+    }
 }
 
 /// An I/O request packet. Not `Clone`: there is one owner at a time.
@@ -231,35 +260,17 @@ impl fmt::Debug for Irp {
 
 impl Irp {
     /// A fresh IRP with `stack_size` locations.
+    /// Taken from this thread's lookaside list when it has one.
     pub(crate) fn new(stack_size: u8, origin: Origin) -> Irp {
-        let (number, verify) = with_system(|s| {
-            (s.irp_number(), s.verifier.io_verification.then(|| Mutex::new(VerifyState::default())))
-        });
-        let shared = Arc::new(IrpShared {
-            number,
-            cancel: AtomicBool::new(false),
-            cancel_routine: Mutex::new(None),
-            cancel_irql: AtomicU8::new(0),
-            verify,
-        });
-        let stack_count = stack_size as usize;
-        Irp {
-            inner: Box::new(IrpInner {
-                number,
-                io_status: IoStatusBlock::default(),
-                pending_returned: false,
-                stack: vec![IoStackLocation::default(); stack_count + 1],
-                current: stack_size.saturating_add(1),
-                system_buffer: None,
-                mdl_address: None,
-                user_buffer: None,
-                driver_context: [0; 4],
-                priority_boost: 0,
-                origin,
-                shared,
-                disposed: false,
-            }),
-        }
+        let (number, verify) = with_system(|s| (s.irp_number(), s.verifier.io_verification));
+        let inner = match lookaside::take_irp() {
+            Some(mut inner) => {
+                inner.prepare(number, stack_size, origin, verify);
+                inner
+            }
+            None => Box::new(IrpInner::new(number, stack_size, origin, verify)),
+        };
+        Irp { inner }
     }
 
     /// The IRP's number in traces.
@@ -376,32 +387,35 @@ impl Irp {
         self.location_mut(current.saturating_sub(1))
     }
 
-    pub(crate) fn dispose(mut self) {
-        self.inner.disposed = true;
-    }
-
-    fn shared(&self) -> Arc<IrpShared> {
-        self.inner.shared.clone()
+    /// The IRP is done with (completed to the top, or freed): its body goes
+    /// back to the lookaside list.
+    pub(crate) fn dispose(self) {
+        let mut inner = self.inner;
+        let system_buffer = inner.clear();
+        lookaside::give_irp(inner);
+        if let Some(buffer) = system_buffer {
+            lookaside::give_buffer(buffer);
+        }
     }
 }
 
-impl Drop for Irp {
+impl Drop for IrpInner {
     fn drop(&mut self) {
-        if self.inner.disposed || self.inner.shared.verify.is_none() {
+        if self.disposed || !self.shared.verified() {
             return;
         }
         // An IRP nobody completed, freed or kept: its requester waits
         // forever (book l.3864).
+        let location = (self.current as usize).saturating_sub(1).min(self.stack.len() - 1);
+        let (major, minor) =
+            self.stack.get(location).map_or((0, 0), |l| (l.major_function, l.minor_function));
         verifier::bug_check(
             Rule::IrpDropped,
-            [u64::from(self.inner.number), 0, 0],
+            [u64::from(self.number), 0, 0],
             format!(
                 "IRP {} ({}) was dropped without being completed, passed down or freed",
-                self.inner.number,
-                function_name(
-                    self.current_stack_location().major_function,
-                    self.current_stack_location().minor_function
-                )
+                self.number,
+                function_name(major, minor)
             ),
         );
     }
@@ -441,26 +455,24 @@ pub fn free_irp(irp: Irp) {
 /// with `status` in IoStatus.Status.
 pub fn reuse_irp(irp: &mut Irp, status: NtStatus) {
     let stack_size = irp.stack_count();
-    let inner = &mut irp.inner;
-    inner.io_status = IoStatusBlock { status, information: 0 };
-    inner.pending_returned = false;
-    inner.stack.iter_mut().for_each(|l| *l = IoStackLocation::default());
-    inner.current = stack_size.saturating_add(1);
-    inner.system_buffer = None;
-    inner.mdl_address = None;
-    inner.user_buffer = None;
-    inner.driver_context = [0; 4];
-    if let Some(verify) = &inner.shared.verify {
-        *verify.lock() = VerifyState::default();
-    }
-    inner.shared.cancel.store(false, Ordering::Release);
-    *inner.shared.cancel_routine.lock() = None;
+    reset(irp, stack_size);
+    irp.inner.io_status.status = status;
 }
 
 /// IoInitializeIrp: gives an IRP `stack_size` fresh locations.
 pub fn initialize_irp(irp: &mut Irp, stack_size: u8) {
-    irp.inner.stack = vec![IoStackLocation::default(); stack_size as usize + 1];
-    reuse_irp(irp, STATUS_SUCCESS);
+    reset(irp, stack_size);
+}
+
+fn reset(irp: &mut Irp, stack_size: u8) {
+    let inner = &mut irp.inner;
+    let verify = inner.shared.verified();
+    inner.stack.clear();
+    inner.system_buffer = None;
+    inner.mdl_address = None;
+    inner.user_buffer = None;
+    let origin = std::mem::replace(&mut inner.origin, Origin::Driver);
+    inner.prepare(inner.number, stack_size, origin, verify);
 }
 
 /// IoGetCurrentIrpStackLocation.
@@ -554,8 +566,10 @@ pub fn call_driver(device: &DeviceObject, mut irp: Irp) -> NtStatus {
         (loc.major_function, loc.minor_function)
     };
     let number = irp.number();
-    let shared = irp.shared();
-    shared.dispatching(location);
+    let shared = irp.inner.shared.verified().then(|| irp.inner.shared.clone());
+    if let Some(shared) = &shared {
+        shared.dispatching(location);
+    }
     if pcr::mode() == Mode::Sim {
         sim::point(Event::IrpCall { irp: number, device: device.id(), major, minor, location });
     }
@@ -574,7 +588,9 @@ pub fn call_driver(device: &DeviceObject, mut irp: Irp) -> NtStatus {
             },
         );
     }
-    shared.returned(number, device, location, status);
+    if let Some(shared) = shared {
+        shared.returned(device, location, status);
+    }
     if pcr::mode() == Mode::Sim {
         sim::record(Event::IrpReturn { irp: number, status });
     }
@@ -606,8 +622,7 @@ pub fn complete_request(mut irp: Irp, priority_boost: i8) {
             || format!("IoCompleteRequest on IRP {} with STATUS_PENDING", irp.number()),
         );
     }
-    let cancel_routine_set = irp.inner.shared.cancel_routine.lock().is_some();
-    if cancel_routine_set {
+    if irp.inner.shared.cancel_routine_set.load(Ordering::Acquire) {
         verifier::io_violation(
             Rule::CompleteWithCancelRoutine,
             [0, u64::from(irp.number()), 0],
@@ -642,7 +657,9 @@ fn walk(mut irp: Irp) {
             seen
         };
         irp.inner.pending_returned = pending;
-        irp.shared().walked(&irp, location, pending);
+        let inner = &irp.inner;
+        let device = irp.location(location).device_object.as_ref();
+        inner.shared.walked(device, location, pending, inner.io_status.status);
         irp.inner.current = location + 1;
         let status = irp.inner.io_status.status;
         let wanted = match completion {
@@ -719,105 +736,4 @@ fn finish(mut irp: Irp) {
         request.finish(&mut irp);
     }
     irp.dispose();
-}
-
-impl IrpShared {
-    fn state_for(&self, location: u8) -> Option<crate::sync::MutexGuard<'_, VerifyState>> {
-        let mut state = self.verify.as_ref()?.lock();
-        let needed = location as usize;
-        if state.returned.len() < needed {
-            state.returned.resize(needed, None);
-            state.walked.resize(needed, None);
-        }
-        Some(state)
-    }
-
-    /// A dispatch routine starts at `location`: forget any earlier round.
-    fn dispatching(&self, location: u8) {
-        let Some(mut state) = self.state_for(location) else { return };
-        let index = location as usize - 1;
-        state.returned[index] = None;
-        state.walked[index] = None;
-    }
-
-    /// The dispatch routine at `location` returned `status`.
-    fn returned(&self, number: u32, device: &DeviceObject, location: u8, status: NtStatus) {
-        let walked = {
-            let Some(mut state) = self.state_for(location) else { return };
-            let index = location as usize - 1;
-            state.returned[index] = Some(status);
-            state.walked[index]
-        };
-        let irp = u64::from(number);
-        let dev = u64::from(device.id().0);
-        match walked {
-            Some((false, _)) if status == STATUS_PENDING => pending_not_marked(number, device),
-            Some((true, _)) if status != STATUS_PENDING => {
-                verifier::io_violation(
-                    Rule::MarkedPendingNotReturned,
-                    [irp, dev, u64::from(status.0)],
-                    || {
-                        format!(
-                            "{} marked IRP {number} pending but returned {status}",
-                            device.label()
-                        )
-                    },
-                );
-            }
-            Some((_, final_status)) if status != STATUS_PENDING && status != final_status => {
-                verifier::io_violation(
-                    Rule::ReturnedStatusMismatch,
-                    [irp, u64::from(final_status.0), u64::from(status.0)],
-                    || {
-                        format!(
-                            "{} returned {status} for IRP {number}, completed with {final_status}",
-                            device.label()
-                        )
-                    },
-                );
-            }
-            None if status != STATUS_PENDING => {
-                verifier::io_violation(
-                    Rule::IrpNotHandled,
-                    [irp, dev, u64::from(status.0)],
-                    || {
-                        format!(
-                            "{} returned {status} without completing IRP {number} or returning STATUS_PENDING",
-                            device.label()
-                        )
-                    },
-                );
-            }
-            _ => {}
-        }
-    }
-
-    /// Completion leaves `location` with its pending bit final.
-    fn walked(&self, irp: &Irp, location: u8, pending: bool) {
-        let returned = {
-            let Some(mut state) = self.state_for(location) else { return };
-            let index = location as usize - 1;
-            state.walked[index] = Some((pending, irp.inner.io_status.status));
-            state.returned[index]
-        };
-        if returned == Some(STATUS_PENDING) && !pending {
-            let device = irp.location(location).device_object.clone();
-            if let Some(device) = device {
-                pending_not_marked(irp.number(), &device);
-            }
-        }
-    }
-}
-
-fn pending_not_marked(number: u32, device: &DeviceObject) {
-    verifier::io_violation(
-        Rule::PendingNotMarked,
-        [u64::from(number), u64::from(device.id().0), 0],
-        || {
-            format!(
-                "{} returned STATUS_PENDING for IRP {number} without IoMarkIrpPending",
-                device.label()
-            )
-        },
-    );
 }

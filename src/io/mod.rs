@@ -12,7 +12,9 @@ mod file;
 pub(crate) mod interface;
 mod iofunc;
 pub(crate) mod irp;
+mod irp_shared;
 mod irq;
+mod lookaside;
 pub(crate) mod request;
 
 pub use buffer::{Mdl, UserMemory, get_system_address_for_mdl_safe};
@@ -48,3 +50,4 @@ pub use irp::{
     set_completion_routine, skip_current_irp_stack_location,
 };
 pub use irq::{connect_interrupt, disconnect_interrupt};
+pub use lookaside::irp_lookaside_counts;

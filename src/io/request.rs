@@ -9,37 +9,101 @@
 //! event set only if the IRP was marked pending or its status is not an
 //! error. Direct and neither requests were writing the caller's memory all
 //! along.
+//!
+//! A synchronous Win32 caller's buffered output is kept in the request and
+//! copied out by the caller when its call returns (NT's IopCompleteRequest
+//! copies it in the requesting thread too), so the caller's buffer is never
+//! wrapped in shared memory. Requests, like IRPs and system buffers, come
+//! from the I/O manager's lookaside lists.
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 use std::task::Waker;
 
-use super::buffer::{Mdl, UserMemory};
+use super::buffer::{Mdl, UserMemory, get_system_address_for_mdl_safe};
 use super::cancel::IrpCancelHandle;
 use super::ctl_code::{TransferMethod, method_of};
 use super::device::{DO_BUFFERED_IO, DO_DIRECT_IO, DeviceObject};
 use super::irp::{IoStatusBlock, Irp, Origin, Parameters};
+use super::lookaside;
 use crate::ke::{Event, EventType};
 use crate::sync::Mutex;
 
-/// The buffers an IRP carries and what goes back to the caller.
+/// A caller's buffer for a read, write or device control.
+#[derive(Debug)]
+pub(crate) enum Caller<'a> {
+    /// A synchronous caller's own bytes: copied in, and a read's output
+    /// kept for the caller to copy out when its call returns.
+    Bytes(&'a [u8]),
+    /// Caller memory that lives on past the call (overlapped I/O, IoBuild…).
+    Memory(UserMemory),
+}
+
+impl Caller<'_> {
+    /// Copies the caller's first `out.len()` bytes into `out`.
+    fn read(&self, out: &mut [u8]) {
+        match self {
+            Caller::Bytes(bytes) => {
+                let n = out.len().min(bytes.len());
+                out[..n].copy_from_slice(&bytes[..n]);
+            }
+            Caller::Memory(memory) => {
+                memory.read(0, out);
+            }
+        }
+    }
+
+    /// The memory a driver reaches directly (direct and neither I/O).
+    fn into_memory(self) -> UserMemory {
+        match self {
+            Caller::Bytes(bytes) => UserMemory::new(bytes.to_vec()),
+            Caller::Memory(memory) => memory,
+        }
+    }
+
+    fn output(self) -> Output {
+        match self {
+            Caller::Bytes(_) => Output::Kept,
+            Caller::Memory(memory) => Output::Memory(memory),
+        }
+    }
+}
+
+/// Where a buffered request's output goes when it finishes.
+#[derive(Debug, Default)]
+pub(crate) enum Output {
+    #[default]
+    None,
+    /// Into caller memory, at completion.
+    Memory(UserMemory),
+    /// Kept in the request for the synchronous caller.
+    Kept,
+}
+
+/// The buffers an IRP carries and where its output goes.
 #[derive(Debug, Default)]
 pub(crate) struct Buffers {
     pub system: Option<Vec<u8>>,
     pub mdl: Option<Mdl>,
     pub user: Option<UserMemory>,
     pub type3_input: Option<UserMemory>,
-    /// Where a buffered request's output is copied at completion.
-    pub copy_back: Option<UserMemory>,
+    pub output: Output,
+}
+
+/// A system buffer of `length` bytes holding the first bytes of `input`.
+fn system_buffer(length: usize, input: impl FnOnce(&mut [u8])) -> Vec<u8> {
+    let mut buffer = lookaside::take_buffer(length);
+    input(&mut buffer);
+    buffer
 }
 
 impl Buffers {
-    /// A read (`output`) or write (`input`) on a device, by its flags
-    /// (book l.4411–4426). A zero-length buffered request has no system
-    /// buffer.
+    /// A read (into `caller`) or write (from `caller`) of `length` bytes on
+    /// a device, by its flags (book l.4411–4426). A zero-length buffered
+    /// request has no system buffer.
     pub(crate) fn read_write(
         device: &DeviceObject,
-        memory: UserMemory,
+        caller: Caller<'_>,
         length: usize,
         read: bool,
     ) -> Buffers {
@@ -48,54 +112,59 @@ impl Buffers {
             if length == 0 {
                 return Buffers::default();
             }
-            let system = if read {
-                vec![0; length]
-            } else {
-                let mut data = vec![0; length];
-                memory.read(0, &mut data);
-                data
-            };
-            return Buffers {
-                system: Some(system),
-                copy_back: read.then_some(memory),
-                ..Buffers::default()
-            };
+            if read {
+                let system = lookaside::take_buffer(length);
+                return Buffers {
+                    system: Some(system),
+                    output: caller.output(),
+                    ..Buffers::default()
+                };
+            }
+            let system = system_buffer(length, |b| caller.read(b));
+            return Buffers { system: Some(system), ..Buffers::default() };
         }
         if flags & DO_DIRECT_IO != 0 {
-            return Buffers { mdl: (length > 0).then(|| Mdl::new(memory)), ..Buffers::default() };
+            let mdl = (length > 0).then(|| Mdl::new(caller.into_memory()));
+            return Buffers { mdl, ..Buffers::default() };
         }
-        Buffers { user: Some(memory), ..Buffers::default() }
+        Buffers { user: Some(caller.into_memory()), ..Buffers::default() }
     }
 
     /// A device I/O control request, by the code's transfer method
-    /// (book l.4428–4438).
+    /// (book l.4428–4438). `output` is `None` for a zero-length output.
     pub(crate) fn device_control(
         code: u32,
         input: &[u8],
-        output: Option<UserMemory>,
+        output: Option<Caller<'_>>,
         output_length: usize,
     ) -> Buffers {
+        let copy_input = |b: &mut [u8]| b[..input.len()].copy_from_slice(input);
         match method_of(code) {
             TransferMethod::Buffered => {
                 let size = input.len().max(output_length);
-                let system = (size > 0).then(|| {
-                    let mut data = vec![0; size];
-                    data[..input.len()].copy_from_slice(input);
-                    data
-                });
-                Buffers { system, copy_back: output, ..Buffers::default() }
+                Buffers {
+                    system: (size > 0).then(|| system_buffer(size, copy_input)),
+                    output: output.map_or(Output::None, Caller::output),
+                    ..Buffers::default()
+                }
             }
             TransferMethod::InDirect | TransferMethod::OutDirect => Buffers {
-                system: (!input.is_empty()).then(|| input.to_vec()),
-                mdl: output.filter(|_| output_length > 0).map(Mdl::new),
+                system: (!input.is_empty()).then(|| system_buffer(input.len(), copy_input)),
+                mdl: output.filter(|_| output_length > 0).map(|c| Mdl::new(c.into_memory())),
                 ..Buffers::default()
             },
             TransferMethod::Neither => Buffers {
                 type3_input: (!input.is_empty()).then(|| UserMemory::new(input.to_vec())),
-                user: output,
+                user: output.map(Caller::into_memory),
                 ..Buffers::default()
             },
         }
+    }
+
+    /// The caller memory the driver writes directly (direct and neither
+    /// I/O), which a synchronous caller copies back from after the call.
+    pub(crate) fn direct_memory(&self) -> Option<UserMemory> {
+        self.mdl.as_ref().map(get_system_address_for_mdl_safe).or_else(|| self.user.clone())
     }
 }
 
@@ -106,82 +175,74 @@ pub(crate) struct Done {
     pub pending_returned: bool,
 }
 
+/// Who waits for a request, and how.
+#[derive(Debug)]
+pub(crate) enum Waiter {
+    /// A synchronous caller: waits only after STATUS_PENDING, which
+    /// requires the IRP marked pending, so the event is set only then.
+    Synchronous,
+    /// An overlapped caller, which may cancel the request (CancelIo).
+    Overlapped,
+    /// A driver's IoBuild…Request, with the driver's event.
+    Event(Event),
+}
+
 /// A request the I/O manager finishes.
 pub(crate) struct Request {
-    /// A synchronous caller waits on the event only after STATUS_PENDING,
-    /// which requires the IRP marked pending: for a request not marked
-    /// pending the event is not set, saving the dispatcher lock.
     synchronous: bool,
-    copy_back: Option<UserMemory>,
-    event: Event,
-    done: Mutex<Option<Done>>,
-    waker: Mutex<Option<Waker>>,
+    output: Output,
+    /// Made on first use: most synchronous requests never need one.
+    event: OnceLock<Event>,
+    state: Mutex<State>,
     /// The request's IRP, for CancelIo.
-    irp: OnceLock<IrpCancelHandle>,
+    irp: Option<IrpCancelHandle>,
+}
+
+#[derive(Default)]
+struct State {
+    done: Option<Done>,
+    /// The buffered output kept for a synchronous caller.
+    kept: Option<Vec<u8>>,
+    waker: Option<Waker>,
 }
 
 impl fmt::Debug for Request {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request").field("done", &*self.done.lock()).finish_non_exhaustive()
+        f.debug_struct("Request").field("done", &self.done()).finish_non_exhaustive()
     }
 }
 
 impl Request {
-    pub(crate) fn new(copy_back: Option<UserMemory>, event: Event) -> Arc<Request> {
-        Arc::new(Request {
-            synchronous: false,
-            copy_back,
-            event,
-            done: Mutex::new(None),
-            waker: Mutex::new(None),
-            irp: OnceLock::new(),
-        })
-    }
-
-    /// A request signaling a fresh notification event; `synchronous` for a
-    /// caller that waits only after STATUS_PENDING.
-    pub(crate) fn with_own_event(copy_back: Option<UserMemory>, synchronous: bool) -> Arc<Request> {
-        Arc::new(Request {
-            synchronous,
-            copy_back,
-            event: Event::new(EventType::NotificationEvent, false),
-            done: Mutex::new(None),
-            waker: Mutex::new(None),
-            irp: OnceLock::new(),
-        })
-    }
-
-    pub(crate) fn event(&self) -> &Event {
-        &self.event
-    }
-
-    pub(crate) fn done(&self) -> Option<Done> {
-        *self.done.lock()
-    }
-
-    /// IoCancelIrp on the request's IRP, if it has not finished.
-    pub(crate) fn cancel(&self) -> bool {
-        match (self.done(), self.irp.get()) {
-            (None, Some(irp)) => super::cancel::cancel_irp(irp),
-            _ => false,
-        }
-    }
-
-    pub(crate) fn set_waker(&self, waker: &Waker) {
-        *self.waker.lock() = Some(waker.clone());
-    }
-
-    /// Builds the IRP for this request on `device` (the top of its stack).
-    pub(crate) fn irp(
-        self: &Arc<Self>,
+    /// Builds a request and its IRP for `device` (the top of its stack),
+    /// both from the lookaside lists when they have one.
+    pub(crate) fn build(
         device: &DeviceObject,
         major: u8,
         minor: u8,
         parameters: Parameters,
         buffers: Buffers,
-    ) -> Irp {
-        let mut irp = Irp::new(device.stack_size(), Origin::Request(self.clone()));
-        let _ = self.irp.set(irp.cancel_handle());
+        waiter: Waiter,
+    ) -> (Arc<Request>, Irp) {
+        let Buffers { system, mdl, user, type3_input, output } = buffers;
+        let mut irp = Irp::new(device.stack_size(), Origin::Driver);
+        let (synchronous, event, irp_handle) = match waiter {
+            Waiter::Synchronous => (true, OnceLock::new(), None),
+            Waiter::Overlapped => (false, OnceLock::new(), Some(irp.cancel_handle())),
+            Waiter::Event(event) => (false, OnceLock::from(event), None),
+        };
+        let request =
+            Request { synchronous, output, event, state: Mutex::default(), irp: irp_handle };
+        let request = match lookaside::take_request() {
+            Some(mut kept) => match Arc::get_mut(&mut kept) {
+                Some(slot) => {
+                    *slot = request;
+                    kept
+                }
+                None => Arc::new(request),
+            },
+            None => Arc::new(request),
+        };
+        irp.inner.origin = Origin::Request(request.clone());
         let parameters = match parameters {
             Parameters::DeviceIoControl {
                 output_buffer_length,
@@ -192,42 +253,102 @@ impl Request {
                 output_buffer_length,
                 input_buffer_length,
                 io_control_code,
-                type3_input_buffer: buffers.type3_input,
+                type3_input_buffer: type3_input,
             },
             other => other,
         };
-        irp.set_buffers(buffers.system, buffers.mdl, buffers.user);
+        irp.set_buffers(system, mdl, user);
         let location = irp.next_stack_location_mut();
         location.major_function = major;
         location.minor_function = minor;
         location.parameters = parameters;
-        irp
+        (request, irp)
+    }
+
+    /// The event set when the request finishes (made on first use).
+    pub(crate) fn event(&self) -> &Event {
+        self.event.get_or_init(|| Event::new(EventType::NotificationEvent, false))
+    }
+
+    pub(crate) fn done(&self) -> Option<Done> {
+        self.state.lock().done
+    }
+
+    /// Copies the kept buffered output into `out`; returns how many bytes.
+    pub(crate) fn copy_output(&self, out: &mut [u8]) -> usize {
+        let state = self.state.lock();
+        let Some(kept) = &state.kept else { return 0 };
+        let n = kept.len().min(out.len());
+        out[..n].copy_from_slice(&kept[..n]);
+        n
+    }
+
+    /// IoCancelIrp on the request's IRP, if it has not finished.
+    pub(crate) fn cancel(&self) -> bool {
+        match (self.done(), &self.irp) {
+            (None, Some(irp)) => super::cancel::cancel_irp(irp),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        self.state.lock().waker = Some(waker.clone());
     }
 
     /// Completion reached the top of the stack.
     pub(crate) fn finish(&self, irp: &mut Irp) {
         let io_status = irp.io_status();
         let pending_returned = irp.pending_returned();
-        if !io_status.status.is_error()
-            && let (Some(out), Some(system)) = (&self.copy_back, irp.take_system_buffer())
-        {
-            let n = io_status.information.min(system.len());
-            out.write(0, &system[..n]);
+        let mut kept = None;
+        if !io_status.status.is_error() {
+            match &self.output {
+                Output::None => {}
+                Output::Memory(out) => {
+                    if let Some(system) = irp.system_buffer() {
+                        out.write(0, &system[..io_status.information.min(system.len())]);
+                    }
+                }
+                Output::Kept => {
+                    kept = irp.take_system_buffer().map(|mut system| {
+                        system.truncate(io_status.information);
+                        system
+                    });
+                }
+            }
         }
-        *self.done.lock() = Some(Done { io_status, pending_returned });
+        {
+            let mut state = self.state.lock();
+            state.done = Some(Done { io_status, pending_returned });
+            state.kept = kept;
+        }
         let signal = if self.synchronous {
             pending_returned
         } else {
             pending_returned || !io_status.status.is_error()
         };
         if signal {
-            crate::ke::set_event(&self.event, 0, false);
+            crate::ke::set_event(self.event(), 0, false);
             // Take the waker out before waking: waking switches to the
             // waiting thread, which must find this lock free.
-            let waker = self.waker.lock().take();
+            let waker = self.state.lock().waker.take();
             if let Some(waker) = waker {
                 waker.wake();
             }
+        }
+    }
+
+    /// A finished request its caller is done with goes back to the
+    /// lookaside list, if nothing else refers to it.
+    pub(crate) fn recycle(mut self: Arc<Self>) {
+        let Some(request) = Arc::get_mut(&mut self) else { return };
+        let kept = request.state.get_mut().kept.take();
+        request.output = Output::None;
+        request.event = OnceLock::new();
+        request.irp = None;
+        *request.state.get_mut() = State::default();
+        lookaside::give_request(self);
+        if let Some(buffer) = kept {
+            lookaside::give_buffer(buffer);
         }
     }
 }

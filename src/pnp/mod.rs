@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use crate::io::codes::{IRP_MJ_PNP, IRP_MN_REMOVE_DEVICE, IRP_MN_START_DEVICE};
 use crate::io::device::{DO_DEVICE_INITIALIZING, get_attached_device};
 use crate::io::irp::{IoStatusBlock, Parameters};
-use crate::io::request::{Buffers, Request};
+use crate::io::request::{Buffers, Request, Waiter};
 use crate::io::{DeviceObject, Driver, call_driver, unload_driver};
 use crate::ke::irql::{self, PASSIVE_LEVEL};
 use crate::ke::wait_for_single_object;
@@ -161,12 +161,21 @@ fn unload_if_idle(driver: &Driver) {
 /// (book l.5971).
 pub(crate) fn send_pnp_irp(pdo: &DeviceObject, minor: u8) -> IoStatusBlock {
     let top = get_attached_device(pdo);
-    let request = Request::with_own_event(None, true);
-    let mut irp = request.irp(&top, IRP_MJ_PNP, minor, Parameters::None, Buffers::default());
+    let (request, mut irp) = Request::build(
+        &top,
+        IRP_MJ_PNP,
+        minor,
+        Parameters::None,
+        Buffers::default(),
+        Waiter::Synchronous,
+    );
     irp.io_status_mut().status = STATUS_NOT_SUPPORTED;
     let status = call_driver(&top, irp);
     if status == STATUS_PENDING {
         wait_for_single_object(request.event(), None);
     }
-    request.done().map(|d| d.io_status).unwrap_or(IoStatusBlock { status, information: 0 })
+    let io_status =
+        request.done().map_or(IoStatusBlock { status, information: 0 }, |d| d.io_status);
+    request.recycle();
+    io_status
 }

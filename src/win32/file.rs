@@ -9,7 +9,7 @@
 
 use super::error::fail;
 use super::handle::{self, Handle, INVALID_HANDLE_VALUE};
-use super::io::{send, wait};
+use super::io::call;
 use crate::io::codes::{IRP_MJ_CLEANUP, IRP_MJ_CLOSE, IRP_MJ_CREATE};
 use crate::io::irp::Parameters;
 use crate::io::request::Buffers;
@@ -71,8 +71,7 @@ fn open(
         file_attributes: (flags & 0xFFFF) as u16,
         share_access: share_mode as u16,
     };
-    let (returned, request) = send(&file, IRP_MJ_CREATE, 0, parameters, Buffers::default());
-    let (status, _) = wait(returned, &request);
+    let (status, _) = call(&file, IRP_MJ_CREATE, parameters, |_, _| Buffers::default(), &mut []);
     if !status.is_success() {
         return Err(status);
     }
@@ -108,8 +107,7 @@ pub fn close_handle(handle: Handle) -> bool {
         Err(status) => return fail(status),
     };
     for major in [IRP_MJ_CLEANUP, IRP_MJ_CLOSE] {
-        let (returned, request) = send(&file, major, 0, Parameters::None, Buffers::default());
-        wait(returned, &request);
+        call(&file, major, Parameters::None, |_, _| Buffers::default(), &mut []);
     }
     file.device_object().0.open_count.fetch_sub(1, Ordering::AcqRel);
     true

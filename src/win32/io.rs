@@ -13,48 +13,62 @@ use super::error::{ERROR_INVALID_PARAMETER, fail, set_last_error};
 use super::handle::{Handle, lookup};
 use crate::io::codes::{IRP_MJ_DEVICE_CONTROL, IRP_MJ_READ, IRP_MJ_WRITE};
 use crate::io::irp::{IoStatusBlock, Parameters};
-use crate::io::request::{Buffers, Request};
-use crate::io::{FileObject, UserMemory, call_driver, get_attached_device};
+use crate::io::request::{Buffers, Caller, Request, Waiter};
+use crate::io::{DeviceObject, FileObject, call_driver, get_attached_device};
 use crate::ke::wait_for_single_object;
 use crate::status::{NtStatus, STATUS_ACCESS_VIOLATION, STATUS_END_OF_FILE, STATUS_PENDING};
 
-/// Sends a request on `file` to the top of its device's stack; returns what
-/// IoCallDriver returned and the request (finished unless STATUS_PENDING).
+/// Sends a request on `file` to `top`, the top of its device's stack;
+/// returns what IoCallDriver returned and the request (finished unless
+/// STATUS_PENDING).
 pub(crate) fn send(
     file: &FileObject,
+    top: &DeviceObject,
     major: u8,
-    minor: u8,
     parameters: Parameters,
     buffers: Buffers,
 ) -> (NtStatus, Arc<Request>) {
-    let top = get_attached_device(file.device_object());
-    let request = Request::with_own_event(buffers.copy_back.clone(), file.is_synchronous());
-    let mut irp = request.irp(&top, major, minor, parameters, buffers);
+    let waiter = if file.is_synchronous() { Waiter::Synchronous } else { Waiter::Overlapped };
+    let (request, mut irp) = Request::build(top, major, 0, parameters, buffers, waiter);
     irp.next_stack_location_mut().file_object = Some(file.clone());
-    let status = call_driver(&top, irp);
+    let status = call_driver(top, irp);
     (status, request)
 }
 
-/// The synchronous end of a request: waits if it pended; returns the
-/// caller's status and the status block if the I/O manager wrote it.
-pub(crate) fn wait(returned: NtStatus, request: &Request) -> (NtStatus, Option<IoStatusBlock>) {
-    let status = if returned == STATUS_PENDING {
+/// A synchronous request on `file`, start to end: builds its buffers (given
+/// the top device and the caller's output buffer `out`), sends it, waits if
+/// it pended, copies the output into `out`, and returns the caller's status
+/// and the status block if the I/O manager wrote it.
+pub(crate) fn call(
+    file: &FileObject,
+    major: u8,
+    parameters: Parameters,
+    buffers: impl FnOnce(&DeviceObject, &[u8]) -> Buffers,
+    out: &mut [u8],
+) -> (NtStatus, Option<IoStatusBlock>) {
+    let top = get_attached_device(file.device_object());
+    let buffers = buffers(&top, out);
+    let direct = buffers.direct_memory();
+    let (returned, request) = send(file, &top, major, parameters, buffers);
+    if returned == STATUS_PENDING {
         wait_for_single_object(request.event(), None);
-        request.done().map_or(returned, |d| d.io_status.status)
-    } else {
-        returned
+    }
+    let done = request.done();
+    let status = match done {
+        Some(done) if returned == STATUS_PENDING => done.io_status.status,
+        _ => returned,
     };
-    let iosb = request.done().map(|d| d.io_status).filter(|iosb| !iosb.status.is_error());
+    let iosb = done.map(|d| d.io_status).filter(|iosb| !iosb.status.is_error());
+    match direct {
+        Some(memory) => {
+            memory.read(0, out);
+        }
+        None => {
+            request.copy_output(out);
+        }
+    }
+    request.recycle();
     (status, iosb)
-}
-
-/// A caller's buffer as user memory, or STATUS_ACCESS_VIOLATION if the
-/// length it claims runs past the buffer (the I/O manager's probe fails).
-fn probe(buffer: &[u8], length: u32) -> Result<UserMemory, NtStatus> {
-    buffer
-        .get(..length as usize)
-        .map(|b| UserMemory::new(b.to_vec()))
-        .ok_or(STATUS_ACCESS_VIOLATION)
 }
 
 fn synchronous_file(handle: Handle) -> Result<FileObject, NtStatus> {
@@ -80,17 +94,15 @@ pub fn read_file(
         Ok(file) => file,
         Err(status) => return fail(status),
     };
-    let memory = match probe(buffer, bytes_to_read) {
-        Ok(memory) => memory,
-        Err(status) => return fail(status),
+    let Some(out) = buffer.get_mut(..bytes_to_read as usize) else {
+        return fail(STATUS_ACCESS_VIOLATION);
     };
-    let top = get_attached_device(file.device_object());
-    let buffers = Buffers::read_write(&top, memory.clone(), bytes_to_read as usize, true);
     let parameters =
         Parameters::Read { length: bytes_to_read, key: 0, byte_offset: file.current_byte_offset() };
-    let (returned, request) = send(&file, IRP_MJ_READ, 0, parameters, buffers);
-    let (status, iosb) = wait(returned, &request);
-    memory.read(0, &mut buffer[..bytes_to_read as usize]);
+    let buffers = |top: &DeviceObject, out: &[u8]| {
+        Buffers::read_write(top, Caller::Bytes(out), out.len(), true)
+    };
+    let (status, iosb) = call(&file, IRP_MJ_READ, parameters, buffers, out);
     if status == STATUS_END_OF_FILE {
         return true;
     }
@@ -112,19 +124,19 @@ pub fn write_file(
         Ok(file) => file,
         Err(status) => return fail(status),
     };
-    let memory = match probe(buffer, bytes_to_write) {
-        Ok(memory) => memory,
-        Err(status) => return fail(status),
+    // A length past the caller's buffer fails the I/O manager's probe.
+    let Some(input) = buffer.get(..bytes_to_write as usize) else {
+        return fail(STATUS_ACCESS_VIOLATION);
     };
-    let top = get_attached_device(file.device_object());
-    let buffers = Buffers::read_write(&top, memory, bytes_to_write as usize, false);
     let parameters = Parameters::Write {
         length: bytes_to_write,
         key: 0,
         byte_offset: file.current_byte_offset(),
     };
-    let (returned, request) = send(&file, IRP_MJ_WRITE, 0, parameters, buffers);
-    let (status, iosb) = wait(returned, &request);
+    let buffers = |top: &DeviceObject, _: &[u8]| {
+        Buffers::read_write(top, Caller::Bytes(input), input.len(), false)
+    };
+    let (status, iosb) = call(&file, IRP_MJ_WRITE, parameters, buffers, &mut []);
     if let Some(iosb) = iosb {
         *bytes_written = iosb.information as u32;
     }
@@ -145,22 +157,20 @@ pub fn nt_device_io_control_file(
         Ok(file) => file,
         Err(status) => return (status, None),
     };
-    let memory = match probe(output, output_length) {
-        Ok(memory) => memory,
-        Err(status) => return (status, None),
+    let Some(out) = output.get_mut(..output_length as usize) else {
+        return (STATUS_ACCESS_VIOLATION, None);
     };
-    let out = (output_length > 0).then(|| memory.clone());
-    let buffers = Buffers::device_control(io_control_code, input, out, output_length as usize);
     let parameters = Parameters::DeviceIoControl {
         output_buffer_length: output_length,
         input_buffer_length: input.len() as u32,
         io_control_code,
         type3_input_buffer: None,
     };
-    let (returned, request) = send(&file, IRP_MJ_DEVICE_CONTROL, 0, parameters, buffers);
-    let result = wait(returned, &request);
-    memory.read(0, &mut output[..output_length as usize]);
-    result
+    let buffers = |_: &DeviceObject, out: &[u8]| {
+        let caller = (!out.is_empty()).then_some(Caller::Bytes(out));
+        Buffers::device_control(io_control_code, input, caller, out.len())
+    };
+    call(&file, IRP_MJ_DEVICE_CONTROL, parameters, buffers, out)
 }
 
 /// DeviceIoControl on a synchronous handle. `input_size` and `output_size`

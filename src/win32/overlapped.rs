@@ -19,8 +19,8 @@ use super::handle::{Handle, lookup};
 use super::io::send;
 use crate::io::codes::{IRP_MJ_DEVICE_CONTROL, IRP_MJ_READ, IRP_MJ_WRITE};
 use crate::io::irp::{IoStatusBlock, Parameters};
-use crate::io::request::{Buffers, Request};
-use crate::io::{FileObject, UserMemory, get_attached_device};
+use crate::io::request::{Buffers, Caller, Request};
+use crate::io::{DeviceObject, FileObject, UserMemory, get_attached_device};
 use crate::ke::{Event, EventType, read_state_event, set_event, wait_for_single_object};
 use crate::status::{NtStatus, STATUS_INVALID_PARAMETER, STATUS_PENDING};
 
@@ -109,15 +109,16 @@ fn overlapped_file(handle: Handle) -> Result<FileObject, NtStatus> {
 fn start(
     handle: Handle,
     major: u8,
-    parameters: impl FnOnce(&FileObject) -> Parameters,
-    buffers: impl FnOnce(&FileObject) -> Buffers,
+    parameters: Parameters,
+    buffers: impl FnOnce(&DeviceObject) -> Buffers,
     memory: UserMemory,
 ) -> Overlapped {
     let file = match overlapped_file(handle) {
         Ok(file) => file,
         Err(status) => return Overlapped::failed(status),
     };
-    let (returned, request) = send(&file, major, 0, parameters(&file), buffers(&file));
+    let top = get_attached_device(file.device_object());
+    let (returned, request) = send(&file, &top, major, parameters, buffers(&top));
     if returned == STATUS_PENDING {
         super::handle::add_pending(handle, request.clone(), crate::ps::current_thread_key());
     }
@@ -143,19 +144,12 @@ pub fn cancel_io(handle: Handle) -> bool {
 /// ReadFile with an OVERLAPPED: `length` bytes at `offset`.
 pub fn read_file_overlapped(handle: Handle, length: u32, offset: i64) -> Overlapped {
     let memory = UserMemory::zeroed(length as usize);
-    let m = memory.clone();
+    let caller = Caller::Memory(memory.clone());
     start(
         handle,
         IRP_MJ_READ,
-        |_| Parameters::Read { length, key: 0, byte_offset: offset },
-        |file| {
-            Buffers::read_write(
-                &get_attached_device(file.device_object()),
-                m,
-                length as usize,
-                true,
-            )
-        },
+        Parameters::Read { length, key: 0, byte_offset: offset },
+        |top| Buffers::read_write(top, caller, length as usize, true),
         memory,
     )
 }
@@ -163,20 +157,13 @@ pub fn read_file_overlapped(handle: Handle, length: u32, offset: i64) -> Overlap
 /// WriteFile with an OVERLAPPED: `data` at `offset`.
 pub fn write_file_overlapped(handle: Handle, data: &[u8], offset: i64) -> Overlapped {
     let memory = UserMemory::new(data.to_vec());
-    let m = memory.clone();
+    let caller = Caller::Memory(memory.clone());
     let length = data.len() as u32;
     start(
         handle,
         IRP_MJ_WRITE,
-        |_| Parameters::Write { length, key: 0, byte_offset: offset },
-        |file| {
-            Buffers::read_write(
-                &get_attached_device(file.device_object()),
-                m,
-                length as usize,
-                false,
-            )
-        },
+        Parameters::Write { length, key: 0, byte_offset: offset },
+        |top| Buffers::read_write(top, caller, length as usize, false),
         memory,
     )
 }
@@ -191,11 +178,11 @@ pub fn device_io_control_overlapped(
 ) -> Overlapped {
     let output_length = output.len() as u32;
     let memory = UserMemory::new(output);
-    let out = (output_length > 0).then(|| memory.clone());
+    let out = (output_length > 0).then(|| Caller::Memory(memory.clone()));
     start(
         handle,
         IRP_MJ_DEVICE_CONTROL,
-        |_| Parameters::DeviceIoControl {
+        Parameters::DeviceIoControl {
             output_buffer_length: output_length,
             input_buffer_length: input.len() as u32,
             io_control_code,

@@ -1,0 +1,191 @@
+//! What outlives an IRP's moves from owner to owner: its cancel state
+//! (IoCancelIrp reaches an IRP some driver holds) and what Driver Verifier's
+//! I/O checks remember about each stack location.
+//!
+//! The pending checks compare two halves that may be known in either order
+//! and on different processors: what a location's dispatch routine returned,
+//! and the pending bit and status the completion walk found there. Each half
+//! is published with one `fetch_or`, so exactly one side sees both and runs
+//! the check; no lock is taken.
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
+
+use super::cancel::CancelRoutine;
+use super::device::DeviceObject;
+use crate::status::{NtStatus, STATUS_PENDING};
+use crate::sync::Mutex;
+use crate::verifier::{self, Rule};
+
+pub(crate) struct IrpShared {
+    pub number: u32,
+    /// Irp->Cancel.
+    pub cancel: AtomicBool,
+    /// The cancel routine and the device of the driver that set it.
+    pub cancel_routine: Mutex<Option<(CancelRoutine, DeviceObject)>>,
+    /// Whether `cancel_routine` is set, readable without its lock.
+    pub cancel_routine_set: AtomicBool,
+    /// The IRQL IoCancelIrp raised from, for IoReleaseCancelSpinLock.
+    pub cancel_irql: AtomicU8,
+    /// One record per stack location; empty without I/O verification.
+    checks: Vec<LocationCheck>,
+}
+
+impl fmt::Debug for IrpShared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IrpShared").field("number", &self.number).finish_non_exhaustive()
+    }
+}
+
+/// The two halves of the pending checks for one location.
+#[derive(Debug, Default)]
+struct LocationCheck {
+    returned: AtomicU32,
+    walked: AtomicU32,
+    /// RETURNED, WALKED and WALKED_PENDING bits.
+    state: AtomicU8,
+}
+
+const RETURNED: u8 = 1;
+const WALKED: u8 = 2;
+const WALKED_PENDING: u8 = 4;
+
+impl IrpShared {
+    /// The shared record of IRP `number` with `locations` stack locations,
+    /// checked if `verify`.
+    pub(crate) fn new(number: u32, locations: u8, verify: bool) -> IrpShared {
+        let mut shared = IrpShared {
+            number,
+            cancel: AtomicBool::new(false),
+            cancel_routine: Mutex::new(None),
+            cancel_routine_set: AtomicBool::new(false),
+            cancel_irql: AtomicU8::new(0),
+            checks: Vec::new(),
+        };
+        shared.reset(number, locations, verify);
+        shared
+    }
+
+    /// Makes the record as new, keeping its memory (lookaside reuse and
+    /// IoReuseIrp, IoInitializeIrp).
+    pub(crate) fn reset(&mut self, number: u32, locations: u8, verify: bool) {
+        self.number = number;
+        *self.cancel.get_mut() = false;
+        *self.cancel_routine.get_mut() = None;
+        *self.cancel_routine_set.get_mut() = false;
+        *self.cancel_irql.get_mut() = 0;
+        let wanted = if verify { locations as usize } else { 0 };
+        self.checks.truncate(wanted);
+        self.checks.iter_mut().for_each(|c| *c.state.get_mut() = 0);
+        self.checks.resize_with(wanted, LocationCheck::default);
+    }
+
+    /// Clears the cancel state and the checks through shared references
+    /// (IoReuseIrp of an IRP whose cancel handle is still held).
+    pub(crate) fn clear(&self) {
+        self.cancel.store(false, Ordering::Release);
+        *self.cancel_routine.lock() = None;
+        self.cancel_routine_set.store(false, Ordering::Release);
+        self.checks.iter().for_each(|c| c.state.store(0, Ordering::Release));
+    }
+
+    /// Whether Driver Verifier's I/O checks watch this IRP.
+    pub(crate) fn verified(&self) -> bool {
+        !self.checks.is_empty()
+    }
+
+    fn check(&self, location: u8) -> Option<&LocationCheck> {
+        self.checks.get((location as usize).checked_sub(1)?)
+    }
+
+    /// A dispatch routine starts at `location`: forget any earlier round.
+    pub(crate) fn dispatching(&self, location: u8) {
+        if let Some(check) = self.check(location) {
+            check.state.store(0, Ordering::Release);
+        }
+    }
+
+    /// The dispatch routine of `device` at `location` returned `status`.
+    pub(crate) fn returned(&self, device: &DeviceObject, location: u8, status: NtStatus) {
+        let Some(check) = self.check(location) else { return };
+        check.returned.store(status.0, Ordering::Relaxed);
+        let seen = check.state.fetch_or(RETURNED, Ordering::AcqRel);
+        let number = self.number;
+        let irp = u64::from(number);
+        let dev = u64::from(device.id().0);
+        if seen & WALKED == 0 {
+            if status != STATUS_PENDING {
+                verifier::io_violation(
+                    Rule::IrpNotHandled,
+                    [irp, dev, u64::from(status.0)],
+                    || {
+                        format!(
+                            "{} returned {status} without completing IRP {number} or returning STATUS_PENDING",
+                            device.label()
+                        )
+                    },
+                );
+            }
+            return;
+        }
+        let pending = seen & WALKED_PENDING != 0;
+        let final_status = NtStatus(check.walked.load(Ordering::Relaxed));
+        if status == STATUS_PENDING {
+            if !pending {
+                pending_not_marked(number, device);
+            }
+        } else if pending {
+            verifier::io_violation(
+                Rule::MarkedPendingNotReturned,
+                [irp, dev, u64::from(status.0)],
+                || format!("{} marked IRP {number} pending but returned {status}", device.label()),
+            );
+        } else if status != final_status {
+            verifier::io_violation(
+                Rule::ReturnedStatusMismatch,
+                [irp, u64::from(final_status.0), u64::from(status.0)],
+                || {
+                    format!(
+                        "{} returned {status} for IRP {number}, completed with {final_status}",
+                        device.label()
+                    )
+                },
+            );
+        }
+    }
+
+    /// The completion walk left `location` (of `device`) with its pending
+    /// bit final and IoStatus.Status `status`.
+    pub(crate) fn walked(
+        &self,
+        device: Option<&DeviceObject>,
+        location: u8,
+        pending: bool,
+        status: NtStatus,
+    ) {
+        let Some(check) = self.check(location) else { return };
+        check.walked.store(status.0, Ordering::Relaxed);
+        let bits = if pending { WALKED | WALKED_PENDING } else { WALKED };
+        let seen = check.state.fetch_or(bits, Ordering::AcqRel);
+        if seen & RETURNED != 0
+            && !pending
+            && NtStatus(check.returned.load(Ordering::Relaxed)) == STATUS_PENDING
+            && let Some(device) = device
+        {
+            pending_not_marked(self.number, device);
+        }
+    }
+}
+
+fn pending_not_marked(number: u32, device: &DeviceObject) {
+    verifier::io_violation(
+        Rule::PendingNotMarked,
+        [u64::from(number), u64::from(device.id().0), 0],
+        || {
+            format!(
+                "{} returned STATUS_PENDING for IRP {number} without IoMarkIrpPending",
+                device.label()
+            )
+        },
+    );
+}

@@ -1,0 +1,98 @@
+//! The I/O manager's lookaside lists: IRPs, the requests behind Win32 calls,
+//! and system buffers, kept per host thread (NT keeps its IRP lists per
+//! processor) so a steady stream of requests allocates nothing.
+//!
+//! An entry comes back only when nothing else refers to it, cleared of every
+//! reference into a machine (devices, files, requests), so what a list keeps
+//! cannot change what any machine sees: only how often it allocates.
+//! Overflow is dropped after the list is released, because dropping may
+//! free entries of another list.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use super::irp::IrpInner;
+use super::request::Request;
+use crate::ex::lookaside::{Lookaside, LookasideCounts};
+
+/// How many entries of each kind a thread keeps.
+const DEPTH: usize = 32;
+
+/// Buffers larger than this go back to the heap.
+const BUFFER_KEEP_MAX: usize = 64 << 10;
+
+struct Lists {
+    irps: Lookaside<Box<IrpInner>>,
+    requests: Lookaside<Arc<Request>>,
+    buffers: Lookaside<Vec<u8>>,
+}
+
+thread_local! {
+    static LISTS: RefCell<Lists> = const {
+        RefCell::new(Lists {
+            irps: Lookaside::new(DEPTH),
+            requests: Lookaside::new(DEPTH),
+            buffers: Lookaside::new(DEPTH),
+        })
+    };
+}
+
+fn take<T>(list: fn(&mut Lists) -> &mut Lookaside<T>) -> Option<T> {
+    LISTS.try_with(|l| list(&mut l.borrow_mut()).allocate()).ok().flatten()
+}
+
+fn give<T>(list: fn(&mut Lists) -> &mut Lookaside<T>, entry: T) {
+    let mut entry = Some(entry);
+    // During thread teardown the lists are gone: the entry is just dropped.
+    let _ = LISTS.try_with(|l| {
+        if let Some(e) = entry.take() {
+            entry = list(&mut l.borrow_mut()).free(e);
+        }
+    });
+    drop(entry);
+}
+
+/// A kept IRP body (cleared by [`IrpInner::clear`]), if any.
+pub(crate) fn take_irp() -> Option<Box<IrpInner>> {
+    take(|l| &mut l.irps)
+}
+
+/// Keeps a cleared IRP body.
+pub(crate) fn give_irp(irp: Box<IrpInner>) {
+    give(|l| &mut l.irps, irp);
+}
+
+/// A kept request nobody else refers to, if any.
+pub(crate) fn take_request() -> Option<Arc<Request>> {
+    take(|l| &mut l.requests)
+}
+
+/// Keeps a cleared request.
+pub(crate) fn give_request(request: Arc<Request>) {
+    give(|l| &mut l.requests, request);
+}
+
+/// `length` zeroed bytes for a system buffer.
+pub(crate) fn take_buffer(length: usize) -> Vec<u8> {
+    match take(|l| &mut l.buffers) {
+        Some(mut buffer) => {
+            buffer.clear();
+            buffer.resize(length, 0);
+            buffer
+        }
+        None => vec![0; length],
+    }
+}
+
+/// Gives a system buffer back.
+pub(crate) fn give_buffer(buffer: Vec<u8>) {
+    if buffer.capacity() <= BUFFER_KEEP_MAX {
+        give(|l| &mut l.buffers, buffer);
+    }
+}
+
+/// The counters of this thread's IRP lookaside list (what the `!lookaside`
+/// debugger extension shows for IopLargeIrpLookasideList).
+pub fn irp_lookaside_counts() -> LookasideCounts {
+    LISTS.try_with(|l| l.borrow().irps.counts).unwrap_or_default()
+}
