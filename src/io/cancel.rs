@@ -31,7 +31,7 @@ pub struct CancelledIrp {
 
 impl fmt::Debug for CancelledIrp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CancelledIrp({})", self.shared.number)
+        write!(f, "CancelledIrp({})", self.shared.number())
     }
 }
 
@@ -48,7 +48,7 @@ impl CancelledIrp {
 
     /// The IRP's number in traces.
     pub fn number(&self) -> u32 {
-        self.shared.number
+        self.shared.number()
     }
 }
 
@@ -60,7 +60,7 @@ pub struct IrpCancelHandle {
 
 impl fmt::Debug for IrpCancelHandle {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IrpCancelHandle({})", self.shared.number)
+        write!(f, "IrpCancelHandle({})", self.shared.number())
     }
 }
 

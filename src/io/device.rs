@@ -236,6 +236,7 @@ pub fn delete_device(device: &DeviceObject) {
         });
         return;
     }
+    with_system(|s| s.stacks_changed());
     if let Some(lower) = device.lower_device() {
         verifier::io_violation(
             Rule::DeleteAttachedDevice,
@@ -283,6 +284,7 @@ pub fn attach_device_to_device_stack(
     source.0.stack_size.store(top.stack_size().saturating_add(1), Ordering::Release);
     *top.0.attached_device.lock() = Some(Arc::downgrade(&source.0));
     *source.0.attached_to.lock() = Some(top.clone());
+    with_system(|s| s.stacks_changed());
     crate::sim::yield_point();
     Some(top)
 }
@@ -294,6 +296,7 @@ pub fn detach_device(target: &DeviceObject) {
         return;
     }
     let above = target.0.attached_device.lock().take().and_then(|w| w.upgrade());
+    with_system(|s| s.stacks_changed());
     match above {
         Some(above) => *above.attached_to.lock() = None,
         None => verifier::io_violation(

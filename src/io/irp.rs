@@ -17,7 +17,7 @@
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{Ordering, fence};
 
 use super::buffer::{Mdl, UserMemory};
 use super::codes::function_name;
@@ -206,21 +206,22 @@ impl IrpInner {
 
     /// A body from the lookaside list made into IRP `number` (the fields
     /// [`IrpInner::clear`] left are set here; the stack keeps its memory).
-    fn prepare(&mut self, number: u32, stack_size: u8, origin: Origin, verify: bool) {
+    /// `reuse` is IoReuseIrp's: the IRP stays the same IRP.
+    fn prepare(&mut self, number: u32, stack_size: u8, origin: Origin, verify: bool, reuse: bool) {
         self.number = number;
         self.io_status = IoStatusBlock::default();
         self.pending_returned = false;
-        self.stack.resize(stack_size as usize + 1, IoStackLocation::default());
+        // `clear` left the locations default; only a new size touches them.
+        self.stack.resize_with(stack_size as usize + 1, IoStackLocation::default);
         self.current = stack_size.saturating_add(1);
         self.driver_context = [0; 4];
         self.priority_boost = 0;
         self.origin = origin;
-        if let Some(shared) = Arc::get_mut(&mut self.shared) {
-            shared.reset(number, stack_size, verify);
-        } else if self.shared.number == number {
-            // IoReuseIrp while someone holds a cancel handle: the handle
-            // still reaches the IRP, as the same pointer would in NT.
-            self.shared.clear();
+        let unique = Arc::strong_count(&self.shared) == 1;
+        if self.shared.fits(stack_size, verify) && (reuse || unique) {
+            // Whoever held the record last let go before we saw the count.
+            fence(Ordering::Acquire);
+            self.shared.clear(number);
         } else {
             self.shared = Arc::new(IrpShared::new(number, stack_size, verify));
         }
@@ -230,7 +231,7 @@ impl IrpInner {
     /// Drops every reference the body holds into a machine, so it can wait
     /// on a lookaside list; returns the system buffer for its own list.
     fn clear(&mut self) -> Option<Vec<u8>> {
-        self.stack.clear();
+        self.stack.iter_mut().for_each(|location| *location = IoStackLocation::default());
         self.mdl_address = None;
         self.user_buffer = None;
         self.origin = Origin::Driver;
@@ -265,7 +266,7 @@ impl Irp {
         let (number, verify) = with_system(|s| (s.irp_number(), s.verifier.io_verification));
         let inner = match lookaside::take_irp() {
             Some(mut inner) => {
-                inner.prepare(number, stack_size, origin, verify);
+                inner.prepare(number, stack_size, origin, verify, false);
                 inner
             }
             None => Box::new(IrpInner::new(number, stack_size, origin, verify)),
@@ -472,7 +473,7 @@ fn reset(irp: &mut Irp, stack_size: u8) {
     inner.mdl_address = None;
     inner.user_buffer = None;
     let origin = std::mem::replace(&mut inner.origin, Origin::Driver);
-    inner.prepare(inner.number, stack_size, origin, verify);
+    inner.prepare(inner.number, stack_size, origin, verify, true);
 }
 
 /// IoGetCurrentIrpStackLocation.

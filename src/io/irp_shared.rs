@@ -18,7 +18,7 @@ use crate::sync::Mutex;
 use crate::verifier::{self, Rule};
 
 pub(crate) struct IrpShared {
-    pub number: u32,
+    number: AtomicU32,
     /// Irp->Cancel.
     pub cancel: AtomicBool,
     /// The cancel routine and the device of the driver that set it.
@@ -33,7 +33,7 @@ pub(crate) struct IrpShared {
 
 impl fmt::Debug for IrpShared {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IrpShared").field("number", &self.number).finish_non_exhaustive()
+        f.debug_struct("IrpShared").field("number", &self.number()).finish_non_exhaustive()
     }
 }
 
@@ -46,6 +46,9 @@ struct LocationCheck {
     state: AtomicU8,
 }
 
+/// Checks a record has at least (NT's large IRPs have 8 locations).
+const CHECKS_MIN: usize = 8;
+
 const RETURNED: u8 = 1;
 const WALKED: u8 = 2;
 const WALKED_PENDING: u8 = 4;
@@ -54,38 +57,40 @@ impl IrpShared {
     /// The shared record of IRP `number` with `locations` stack locations,
     /// checked if `verify`.
     pub(crate) fn new(number: u32, locations: u8, verify: bool) -> IrpShared {
-        let mut shared = IrpShared {
-            number,
+        // Room for the usual stack depths, so a reused record fits most IRPs.
+        let checks = if verify { (locations as usize).max(CHECKS_MIN) } else { 0 };
+        IrpShared {
+            number: AtomicU32::new(number),
             cancel: AtomicBool::new(false),
             cancel_routine: Mutex::new(None),
             cancel_routine_set: AtomicBool::new(false),
             cancel_irql: AtomicU8::new(0),
-            checks: Vec::new(),
-        };
-        shared.reset(number, locations, verify);
-        shared
+            checks: (0..checks).map(|_| LocationCheck::default()).collect(),
+        }
     }
 
-    /// Makes the record as new, keeping its memory (lookaside reuse and
-    /// IoReuseIrp, IoInitializeIrp).
-    pub(crate) fn reset(&mut self, number: u32, locations: u8, verify: bool) {
-        self.number = number;
-        *self.cancel.get_mut() = false;
-        *self.cancel_routine.get_mut() = None;
-        *self.cancel_routine_set.get_mut() = false;
-        *self.cancel_irql.get_mut() = 0;
-        let wanted = if verify { locations as usize } else { 0 };
-        self.checks.truncate(wanted);
-        self.checks.iter_mut().for_each(|c| *c.state.get_mut() = 0);
-        self.checks.resize_with(wanted, LocationCheck::default);
+    /// The IRP's number in traces.
+    pub(crate) fn number(&self) -> u32 {
+        self.number.load(Ordering::Relaxed)
     }
 
-    /// Clears the cancel state and the checks through shared references
-    /// (IoReuseIrp of an IRP whose cancel handle is still held).
-    pub(crate) fn clear(&self) {
-        self.cancel.store(false, Ordering::Release);
-        *self.cancel_routine.lock() = None;
-        self.cancel_routine_set.store(false, Ordering::Release);
+    /// Whether [`IrpShared::clear`] can make this the record of an IRP with
+    /// `locations` locations (it has checks for each, or none if unverified).
+    pub(crate) fn fits(&self, locations: u8, verify: bool) -> bool {
+        if verify { self.checks.len() >= locations as usize } else { self.checks.is_empty() }
+    }
+
+    /// Makes the record as new for IRP `number`, in place: for a record
+    /// nobody else holds (lookaside reuse), or for IoReuseIrp, after which a
+    /// cancel handle still reaches the IRP as the same pointer would in NT.
+    pub(crate) fn clear(&self, number: u32) {
+        self.number.store(number, Ordering::Relaxed);
+        self.cancel.store(false, Ordering::Relaxed);
+        if self.cancel_routine_set.load(Ordering::Acquire) {
+            *self.cancel_routine.lock() = None;
+            self.cancel_routine_set.store(false, Ordering::Release);
+        }
+        self.cancel_irql.store(0, Ordering::Relaxed);
         self.checks.iter().for_each(|c| c.state.store(0, Ordering::Release));
     }
 
@@ -110,7 +115,7 @@ impl IrpShared {
         let Some(check) = self.check(location) else { return };
         check.returned.store(status.0, Ordering::Relaxed);
         let seen = check.state.fetch_or(RETURNED, Ordering::AcqRel);
-        let number = self.number;
+        let number = self.number();
         let irp = u64::from(number);
         let dev = u64::from(device.id().0);
         if seen & WALKED == 0 {
@@ -172,7 +177,7 @@ impl IrpShared {
             && NtStatus(check.returned.load(Ordering::Relaxed)) == STATUS_PENDING
             && let Some(device) = device
         {
-            pending_not_marked(self.number, device);
+            pending_not_marked(self.number(), device);
         }
     }
 }

@@ -193,17 +193,18 @@ pub(crate) struct Request {
     output: Output,
     /// Made on first use: most synchronous requests never need one.
     event: OnceLock<Event>,
-    state: Mutex<State>,
+    /// Set once, when completion reaches the top; read without a lock.
+    finished: OnceLock<Finished>,
+    /// An overlapped caller's future, woken when the request finishes.
+    waker: Mutex<Option<Waker>>,
     /// The request's IRP, for CancelIo.
     irp: Option<IrpCancelHandle>,
 }
 
-#[derive(Default)]
-struct State {
-    done: Option<Done>,
+struct Finished {
+    done: Done,
     /// The buffered output kept for a synchronous caller.
     kept: Option<Vec<u8>>,
-    waker: Option<Waker>,
 }
 
 impl fmt::Debug for Request {
@@ -230,8 +231,14 @@ impl Request {
             Waiter::Overlapped => (false, OnceLock::new(), Some(irp.cancel_handle())),
             Waiter::Event(event) => (false, OnceLock::from(event), None),
         };
-        let request =
-            Request { synchronous, output, event, state: Mutex::default(), irp: irp_handle };
+        let request = Request {
+            synchronous,
+            output,
+            event,
+            finished: OnceLock::new(),
+            waker: Mutex::new(None),
+            irp: irp_handle,
+        };
         let request = match lookaside::take_request() {
             Some(mut kept) => match Arc::get_mut(&mut kept) {
                 Some(slot) => {
@@ -271,16 +278,15 @@ impl Request {
     }
 
     pub(crate) fn done(&self) -> Option<Done> {
-        self.state.lock().done
+        self.finished.get().map(|f| f.done)
     }
 
-    /// Copies the kept buffered output into `out`; returns how many bytes.
-    pub(crate) fn copy_output(&self, out: &mut [u8]) -> usize {
-        let state = self.state.lock();
-        let Some(kept) = &state.kept else { return 0 };
-        let n = kept.len().min(out.len());
-        out[..n].copy_from_slice(&kept[..n]);
-        n
+    /// Copies the kept buffered output into `out`.
+    pub(crate) fn copy_output(&self, out: &mut [u8]) {
+        if let Some(kept) = self.finished.get().and_then(|f| f.kept.as_deref()) {
+            let n = kept.len().min(out.len());
+            out[..n].copy_from_slice(&kept[..n]);
+        }
     }
 
     /// IoCancelIrp on the request's IRP, if it has not finished.
@@ -292,7 +298,7 @@ impl Request {
     }
 
     pub(crate) fn set_waker(&self, waker: &Waker) {
-        self.state.lock().waker = Some(waker.clone());
+        *self.waker.lock() = Some(waker.clone());
     }
 
     /// Completion reached the top of the stack.
@@ -316,11 +322,8 @@ impl Request {
                 }
             }
         }
-        {
-            let mut state = self.state.lock();
-            state.done = Some(Done { io_status, pending_returned });
-            state.kept = kept;
-        }
+        // Completion reaches the top once: a second set cannot happen.
+        let _ = self.finished.set(Finished { done: Done { io_status, pending_returned }, kept });
         let signal = if self.synchronous {
             pending_returned
         } else {
@@ -330,7 +333,7 @@ impl Request {
             crate::ke::set_event(self.event(), 0, false);
             // Take the waker out before waking: waking switches to the
             // waiting thread, which must find this lock free.
-            let waker = self.state.lock().waker.take();
+            let waker = self.waker.lock().take();
             if let Some(waker) = waker {
                 waker.wake();
             }
@@ -341,11 +344,11 @@ impl Request {
     /// lookaside list, if nothing else refers to it.
     pub(crate) fn recycle(mut self: Arc<Self>) {
         let Some(request) = Arc::get_mut(&mut self) else { return };
-        let kept = request.state.get_mut().kept.take();
+        let kept = request.finished.take().and_then(|f| f.kept);
         request.output = Output::None;
         request.event = OnceLock::new();
         request.irp = None;
-        *request.state.get_mut() = State::default();
+        *request.waker.get_mut() = None;
         lookaside::give_request(self);
         if let Some(buffer) = kept {
             lookaside::give_buffer(buffer);

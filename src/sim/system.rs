@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use crate::io::Driver;
 use crate::io::interface::InterfaceRegistry;
@@ -47,6 +47,9 @@ pub(crate) struct System {
     pub allocation_failures: AtomicU32,
     /// The I/O manager's cancel spin lock (IoAcquireCancelSpinLock).
     pub cancel_lock: Arc<KSpinLock>,
+    /// Bumped whenever a device stack changes (attach, detach, delete), so
+    /// an open handle's cached top of stack knows when to look again.
+    stacks_epoch: AtomicU64,
 }
 
 impl System {
@@ -62,7 +65,18 @@ impl System {
             next_device: AtomicU32::new(0),
             allocation_failures: AtomicU32::new(0),
             cancel_lock: Arc::new(KSpinLock::named("Cancel")),
+            stacks_epoch: AtomicU64::new(0),
         }
+    }
+
+    /// A device stack changed.
+    pub(crate) fn stacks_changed(&self) {
+        self.stacks_epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// How many times device stacks have changed.
+    pub(crate) fn stacks_epoch(&self) -> u64 {
+        self.stacks_epoch.load(Ordering::Acquire)
     }
 
     /// A number for the next IRP, for traces.

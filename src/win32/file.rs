@@ -13,7 +13,9 @@ use super::io::call;
 use crate::io::codes::{IRP_MJ_CLEANUP, IRP_MJ_CLOSE, IRP_MJ_CREATE};
 use crate::io::irp::Parameters;
 use crate::io::request::Buffers;
-use crate::io::{DO_DEVICE_INITIALIZING, DO_EXCLUSIVE, FileObject};
+use crate::io::{
+    DO_DEVICE_INITIALIZING, DO_EXCLUSIVE, DeviceObject, FileObject, get_attached_device,
+};
 use crate::sim::system::with_system;
 use crate::status::{
     NtStatus, STATUS_ACCESS_DENIED, STATUS_INVALID_PARAMETER, STATUS_NO_SUCH_DEVICE,
@@ -71,7 +73,9 @@ fn open(
         file_attributes: (flags & 0xFFFF) as u16,
         share_access: share_mode as u16,
     };
-    let (status, _) = call(&file, IRP_MJ_CREATE, parameters, |_, _| Buffers::default(), &mut []);
+    let top = get_attached_device(&device);
+    let no_buffers = |_: &DeviceObject, _: &[u8]| Buffers::default();
+    let (status, _) = call(file.clone(), &top, IRP_MJ_CREATE, parameters, no_buffers, &mut []);
     if !status.is_success() {
         return Err(status);
     }
@@ -106,8 +110,9 @@ pub fn close_handle(handle: Handle) -> bool {
         Ok(file) => file,
         Err(status) => return fail(status),
     };
+    let top = get_attached_device(file.device_object());
     for major in [IRP_MJ_CLEANUP, IRP_MJ_CLOSE] {
-        call(&file, major, Parameters::None, |_, _| Buffers::default(), &mut []);
+        call(file.clone(), &top, major, Parameters::None, |_, _| Buffers::default(), &mut []);
     }
     file.device_object().0.open_count.fetch_sub(1, Ordering::AcqRel);
     true
@@ -125,7 +130,7 @@ pub fn set_file_pointer(
     move_method: u32,
 ) -> u32 {
     let file = match handle::lookup(handle) {
-        Ok((file, _)) => file,
+        Ok(open) => open.file,
         Err(status) => {
             fail(status);
             return INVALID_SET_FILE_POINTER;

@@ -5,8 +5,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::io::FileObject;
 use crate::io::request::Request;
+use crate::io::{DeviceObject, FileObject, get_attached_device};
 use crate::ob::{Arena, Id};
 use crate::sim::system::with_system;
 use crate::status::{NtStatus, STATUS_INVALID_HANDLE};
@@ -28,6 +28,10 @@ impl fmt::Debug for Handle {
 pub(crate) struct HandleEntry {
     pub file: FileObject,
     pub overlapped: bool,
+    /// The top of the file's device stack, as of stack epoch `top_epoch`
+    /// (IoGetRelatedDeviceObject, walked again only after a stack changed).
+    top: DeviceObject,
+    top_epoch: u64,
     /// Overlapped requests in flight, with the thread that issued each.
     pub pending: Vec<(Arc<Request>, u64)>,
 }
@@ -53,16 +57,43 @@ impl Handle {
 
 pub(crate) fn insert(file: FileObject, overlapped: bool) -> Handle {
     with_system(|s| {
-        let entry = HandleEntry { file, overlapped, pending: Vec::new() };
+        let top_epoch = s.stacks_epoch();
+        let top = get_attached_device(file.device_object());
+        let entry = HandleEntry { file, overlapped, top, top_epoch, pending: Vec::new() };
         Handle::from_id(s.handles.lock().entries.insert(entry))
     })
 }
 
-/// The file object and open mode of a handle.
-pub(crate) fn lookup(handle: Handle) -> Result<(FileObject, bool), NtStatus> {
+/// What an open handle refers to.
+#[derive(Debug)]
+pub(crate) struct Open {
+    pub file: FileObject,
+    /// The top of the file's device stack, where its requests go.
+    pub top: DeviceObject,
+    /// Opened with FILE_FLAG_OVERLAPPED.
+    pub overlapped: bool,
+}
+
+/// The file object, stack top and open mode of a handle.
+pub(crate) fn lookup(handle: Handle) -> Result<Open, NtStatus> {
     let id = handle.id().ok_or(STATUS_INVALID_HANDLE)?;
-    with_system(|s| s.handles.lock().entries.get(id).map(|e| (e.file.clone(), e.overlapped)))
-        .ok_or(STATUS_INVALID_HANDLE)
+    with_system(|s| {
+        let epoch = s.stacks_epoch();
+        let mut handles = s.handles.lock();
+        let entry = handles.entries.get_mut(id)?;
+        if entry.top_epoch != epoch {
+            // Let go of the old top before walking: it may be deleted.
+            entry.top = entry.file.device_object().clone();
+            entry.top = get_attached_device(&entry.top);
+            entry.top_epoch = epoch;
+        }
+        Some(Open {
+            file: entry.file.clone(),
+            top: entry.top.clone(),
+            overlapped: entry.overlapped,
+        })
+    })
+    .ok_or(STATUS_INVALID_HANDLE)
 }
 
 /// Remembers an overlapped request in flight on `handle`.

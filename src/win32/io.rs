@@ -10,11 +10,11 @@
 use std::sync::Arc;
 
 use super::error::{ERROR_INVALID_PARAMETER, fail, set_last_error};
-use super::handle::{Handle, lookup};
+use super::handle::{Handle, Open, lookup};
 use crate::io::codes::{IRP_MJ_DEVICE_CONTROL, IRP_MJ_READ, IRP_MJ_WRITE};
 use crate::io::irp::{IoStatusBlock, Parameters};
 use crate::io::request::{Buffers, Caller, Request, Waiter};
-use crate::io::{DeviceObject, FileObject, call_driver, get_attached_device};
+use crate::io::{DeviceObject, FileObject, call_driver};
 use crate::ke::wait_for_single_object;
 use crate::status::{NtStatus, STATUS_ACCESS_VIOLATION, STATUS_END_OF_FILE, STATUS_PENDING};
 
@@ -22,7 +22,7 @@ use crate::status::{NtStatus, STATUS_ACCESS_VIOLATION, STATUS_END_OF_FILE, STATU
 /// returns what IoCallDriver returned and the request (finished unless
 /// STATUS_PENDING).
 pub(crate) fn send(
-    file: &FileObject,
+    file: FileObject,
     top: &DeviceObject,
     major: u8,
     parameters: Parameters,
@@ -30,26 +30,26 @@ pub(crate) fn send(
 ) -> (NtStatus, Arc<Request>) {
     let waiter = if file.is_synchronous() { Waiter::Synchronous } else { Waiter::Overlapped };
     let (request, mut irp) = Request::build(top, major, 0, parameters, buffers, waiter);
-    irp.next_stack_location_mut().file_object = Some(file.clone());
+    irp.next_stack_location_mut().file_object = Some(file);
     let status = call_driver(top, irp);
     (status, request)
 }
 
-/// A synchronous request on `file`, start to end: builds its buffers (given
-/// the top device and the caller's output buffer `out`), sends it, waits if
-/// it pended, copies the output into `out`, and returns the caller's status
-/// and the status block if the I/O manager wrote it.
+/// A synchronous request on `file` through `top`, start to end: builds its
+/// buffers (given the top device and the caller's output buffer `out`),
+/// sends it, waits if it pended, copies the output into `out`, and returns
+/// the caller's status and the status block if the I/O manager wrote it.
 pub(crate) fn call(
-    file: &FileObject,
+    file: FileObject,
+    top: &DeviceObject,
     major: u8,
     parameters: Parameters,
     buffers: impl FnOnce(&DeviceObject, &[u8]) -> Buffers,
     out: &mut [u8],
 ) -> (NtStatus, Option<IoStatusBlock>) {
-    let top = get_attached_device(file.device_object());
-    let buffers = buffers(&top, out);
+    let buffers = buffers(top, out);
     let direct = buffers.direct_memory();
-    let (returned, request) = send(file, &top, major, parameters, buffers);
+    let (returned, request) = send(file, top, major, parameters, buffers);
     if returned == STATUS_PENDING {
         wait_for_single_object(request.event(), None);
     }
@@ -71,13 +71,13 @@ pub(crate) fn call(
     (status, iosb)
 }
 
-fn synchronous_file(handle: Handle) -> Result<FileObject, NtStatus> {
-    let (file, overlapped) = lookup(handle)?;
-    if overlapped {
+fn synchronous_file(handle: Handle) -> Result<Open, NtStatus> {
+    let open = lookup(handle)?;
+    if open.overlapped {
         // An overlapped handle needs an OVERLAPPED: this API has none.
         return Err(crate::status::STATUS_INVALID_PARAMETER);
     }
-    Ok(file)
+    Ok(open)
 }
 
 /// ReadFile on a synchronous handle: reads `bytes_to_read` bytes at the
@@ -90,8 +90,8 @@ pub fn read_file(
     bytes_read: &mut u32,
 ) -> bool {
     *bytes_read = 0;
-    let file = match synchronous_file(handle) {
-        Ok(file) => file,
+    let Open { file, top, .. } = match synchronous_file(handle) {
+        Ok(open) => open,
         Err(status) => return fail(status),
     };
     let Some(out) = buffer.get_mut(..bytes_to_read as usize) else {
@@ -102,7 +102,7 @@ pub fn read_file(
     let buffers = |top: &DeviceObject, out: &[u8]| {
         Buffers::read_write(top, Caller::Bytes(out), out.len(), true)
     };
-    let (status, iosb) = call(&file, IRP_MJ_READ, parameters, buffers, out);
+    let (status, iosb) = call(file, &top, IRP_MJ_READ, parameters, buffers, out);
     if status == STATUS_END_OF_FILE {
         return true;
     }
@@ -120,8 +120,8 @@ pub fn write_file(
     bytes_written: &mut u32,
 ) -> bool {
     *bytes_written = 0;
-    let file = match synchronous_file(handle) {
-        Ok(file) => file,
+    let Open { file, top, .. } = match synchronous_file(handle) {
+        Ok(open) => open,
         Err(status) => return fail(status),
     };
     // A length past the caller's buffer fails the I/O manager's probe.
@@ -136,7 +136,7 @@ pub fn write_file(
     let buffers = |top: &DeviceObject, _: &[u8]| {
         Buffers::read_write(top, Caller::Bytes(input), input.len(), false)
     };
-    let (status, iosb) = call(&file, IRP_MJ_WRITE, parameters, buffers, &mut []);
+    let (status, iosb) = call(file, &top, IRP_MJ_WRITE, parameters, buffers, &mut []);
     if let Some(iosb) = iosb {
         *bytes_written = iosb.information as u32;
     }
@@ -153,8 +153,8 @@ pub fn nt_device_io_control_file(
     output: &mut [u8],
     output_length: u32,
 ) -> (NtStatus, Option<IoStatusBlock>) {
-    let file = match synchronous_file(handle) {
-        Ok(file) => file,
+    let Open { file, top, .. } = match synchronous_file(handle) {
+        Ok(open) => open,
         Err(status) => return (status, None),
     };
     let Some(out) = output.get_mut(..output_length as usize) else {
@@ -170,7 +170,7 @@ pub fn nt_device_io_control_file(
         let caller = (!out.is_empty()).then_some(Caller::Bytes(out));
         Buffers::device_control(io_control_code, input, caller, out.len())
     };
-    call(&file, IRP_MJ_DEVICE_CONTROL, parameters, buffers, out)
+    call(file, &top, IRP_MJ_DEVICE_CONTROL, parameters, buffers, out)
 }
 
 /// DeviceIoControl on a synchronous handle. `input_size` and `output_size`
@@ -189,7 +189,7 @@ pub fn device_io_control(
     let Some(input) = input.get(..input_size as usize) else {
         return fail(STATUS_ACCESS_VIOLATION);
     };
-    if lookup(handle).is_ok_and(|(_, overlapped)| overlapped) {
+    if lookup(handle).is_ok_and(|open| open.overlapped) {
         set_last_error(ERROR_INVALID_PARAMETER);
         return false;
     }

@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use super::error::{ERROR_IO_INCOMPLETE, fail, set_last_error};
-use super::handle::{Handle, lookup};
+use super::handle::{Handle, Open, lookup};
 use super::io::send;
 use crate::io::codes::{IRP_MJ_DEVICE_CONTROL, IRP_MJ_READ, IRP_MJ_WRITE};
 use crate::io::irp::{IoStatusBlock, Parameters};
 use crate::io::request::{Buffers, Caller, Request};
-use crate::io::{DeviceObject, FileObject, UserMemory, get_attached_device};
+use crate::io::{DeviceObject, UserMemory};
 use crate::ke::{Event, EventType, read_state_event, set_event, wait_for_single_object};
 use crate::status::{NtStatus, STATUS_INVALID_PARAMETER, STATUS_PENDING};
 
@@ -99,10 +99,10 @@ pub fn get_overlapped_result(overlapped: &Overlapped, bytes: &mut u32, wait: boo
     }
 }
 
-fn overlapped_file(handle: Handle) -> Result<FileObject, NtStatus> {
+fn overlapped_file(handle: Handle) -> Result<Open, NtStatus> {
     match lookup(handle)? {
-        (file, true) => Ok(file),
-        (_, false) => Err(STATUS_INVALID_PARAMETER),
+        open if open.overlapped => Ok(open),
+        _ => Err(STATUS_INVALID_PARAMETER),
     }
 }
 
@@ -113,12 +113,11 @@ fn start(
     buffers: impl FnOnce(&DeviceObject) -> Buffers,
     memory: UserMemory,
 ) -> Overlapped {
-    let file = match overlapped_file(handle) {
-        Ok(file) => file,
+    let Open { file, top, .. } = match overlapped_file(handle) {
+        Ok(open) => open,
         Err(status) => return Overlapped::failed(status),
     };
-    let top = get_attached_device(file.device_object());
-    let (returned, request) = send(&file, &top, major, parameters, buffers(&top));
+    let (returned, request) = send(file, &top, major, parameters, buffers(&top));
     if returned == STATUS_PENDING {
         super::handle::add_pending(handle, request.clone(), crate::ps::current_thread_key());
     }

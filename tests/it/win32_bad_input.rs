@@ -8,6 +8,7 @@
 use proptest::prelude::*;
 use wdmsim::ddk::dbg_print;
 use wdmsim::drivers::wdm1::{self, Wdm1Globals};
+use wdmsim::ex::pool::POOL_BLOCK_MAX;
 use wdmsim::io::Driver;
 use wdmsim::status::*;
 use wdmsim::win32::*;
@@ -489,6 +490,23 @@ fn a_growing_write_whose_allocation_fails_writes_what_fits_and_succeeds() {
     assert_eq!(buffer, b"amndWXYZ");
 }
 
+/// A write whose end is past the largest block the pool grants (64 MiB)
+/// takes the same path as a failed allocation: what fits in the old buffer
+/// is written, with success, and the host never allocates the block.
+#[test]
+fn a_write_needing_more_than_the_pool_grants_writes_what_fits() {
+    let run = Machine::sim().processors(2).run(|| {
+        let driver = boot();
+        let h = open();
+        put(h, 0, b"abcd");
+        let beyond = POOL_BLOCK_MAX as i32;
+        seek(h, beyond);
+        let far = write(h, b"WXYZ", 4);
+        (far, contents(&driver))
+    });
+    assert_eq!(run.value(), ((true, UNSET, 0), b"abcd".to_vec()));
+}
+
 // ---------------------------------------------------------------------------
 // Random call sequences against a model of Wdm1 (spec §2.6–2.7).
 
@@ -600,11 +618,20 @@ impl Model {
                     return Outcome::Write { ok: false, error: ERROR_INVALID_PARAMETER, count: 0 };
                 }
                 let (off, end) = (off as usize, off as usize + bytes.len());
+                let mut count = bytes.len();
                 if end > self.buffer.len() {
-                    self.buffer.resize(end, 0);
+                    if end <= POOL_BLOCK_MAX {
+                        self.buffer.resize(end, 0);
+                    } else {
+                        // The pool refuses the block: as much as fits in the
+                        // old buffer is written, still successfully.
+                        count = self.buffer.len().saturating_sub(off);
+                    }
                 }
-                self.buffer[off..end].copy_from_slice(bytes);
-                Outcome::Write { ok: true, error: UNSET, count: bytes.len() as u32 }
+                if count > 0 {
+                    self.buffer[off..off + count].copy_from_slice(&bytes[..count]);
+                }
+                Outcome::Write { ok: true, error: UNSET, count: count as u32 }
             }
             Op::Ioctl(code, size) => {
                 let mut output = vec![0xAA; *size as usize];
