@@ -58,6 +58,12 @@ fn wdm1_read(c: &mut Criterion) {
             Machine::threaded().processors(1).run(move || timed_reads(iters)).value()
         });
     });
+    group.bench_function("wdmsim_threaded_no_io_verification", |b| {
+        b.iter_custom(|iters| {
+            let machine = Machine::threaded().processors(1).io_verification(false);
+            machine.run(move || timed_reads(iters)).value()
+        });
+    });
     group.bench_function("wdmsim_sim", |b| {
         b.iter_custom(|iters| {
             // A timed batch runs millions of scheduling steps.

@@ -69,10 +69,16 @@ fn allocations_per_call(op: fn(Handle) -> bool) -> u64 {
         assert!(op(h));
     }
     let before = allocations();
+    let list_before = io::irp_lookaside_counts();
     for _ in 0..MEASURED {
         assert!(op(h));
     }
     let made = allocations() - before;
+    // Every IRP came from this thread's lookaside list and went back to it.
+    let list = io::irp_lookaside_counts();
+    assert_eq!(list.total_allocates - list_before.total_allocates, u64::from(MEASURED));
+    assert_eq!(list.allocate_misses, list_before.allocate_misses);
+    assert_eq!(list.total_frees - list_before.total_frees, u64::from(MEASURED));
     assert!(close_handle(h));
     pnp::remove_device(node).expect("removal");
     made

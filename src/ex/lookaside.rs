@@ -48,9 +48,6 @@ impl<T> Lookaside<T> {
             self.counts.free_misses += 1;
             return Some(entry);
         }
-        if self.free.capacity() == 0 {
-            self.free.reserve_exact(self.depth);
-        }
         self.free.push(entry);
         None
     }

@@ -221,7 +221,7 @@ impl IrpInner {
         if self.shared.fits(stack_size, verify) && (reuse || unique) {
             // Whoever held the record last let go before we saw the count.
             fence(Ordering::Acquire);
-            self.shared.clear(number);
+            self.shared.clear(number, stack_size);
         } else {
             self.shared = Arc::new(IrpShared::new(number, stack_size, verify));
         }

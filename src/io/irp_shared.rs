@@ -83,7 +83,7 @@ impl IrpShared {
     /// Makes the record as new for IRP `number`, in place: for a record
     /// nobody else holds (lookaside reuse), or for IoReuseIrp, after which a
     /// cancel handle still reaches the IRP as the same pointer would in NT.
-    pub(crate) fn clear(&self, number: u32) {
+    pub(crate) fn clear(&self, number: u32, locations: u8) {
         self.number.store(number, Ordering::Relaxed);
         self.cancel.store(false, Ordering::Relaxed);
         if self.cancel_routine_set.load(Ordering::Acquire) {
@@ -91,7 +91,8 @@ impl IrpShared {
             self.cancel_routine_set.store(false, Ordering::Release);
         }
         self.cancel_irql.store(0, Ordering::Relaxed);
-        self.checks.iter().for_each(|c| c.state.store(0, Ordering::Release));
+        let used = (locations as usize).min(self.checks.len());
+        self.checks[..used].iter().for_each(|c| c.state.store(0, Ordering::Release));
     }
 
     /// Whether Driver Verifier's I/O checks watch this IRP.
