@@ -22,8 +22,8 @@ use wdmsim::{Machine, io, pnp};
 
 /// Boots Wdm1 with 4 bytes in its buffer, opens it, and times `iters` reads.
 fn timed_reads(iters: u64) -> Duration {
-    let driver = io::load_driver(wdm1::NAME, wdm1::driver_entry).expect("DriverEntry");
-    let node = pnp::add_root_device("UNKNOWN", &driver).expect("start");
+    pnp::install(wdm1::package());
+    let node = pnp::add_root_device(wdm1::HARDWARE_ID).expect("start");
     let link = io::get_device_interfaces(&wdm1::WDM1_GUID).remove(0);
     let h = create_file(&io::device_path(&link), GENERIC_READ | GENERIC_WRITE, 0, OPEN_EXISTING, 0);
     let mut n = 0;

@@ -25,9 +25,8 @@ fn main() {
         .unwrap_or(0);
     let machine = Machine::sim().processors(2).seed(seed);
     let run = machine.run(|| {
-        let driver = wdmsim::io::load_driver(wdm1::NAME, wdm1::driver_entry)
-            .expect("Wdm1's DriverEntry succeeds");
-        let device = pnp::add_root_device("UNKNOWN", &driver).expect("the Wdm1 device starts");
+        pnp::install(wdm1::package());
+        let device = pnp::add_root_device(wdm1::HARDWARE_ID).expect("the Wdm1 device starts");
         let mut exit_codes = Vec::new();
         for title in ["first run after the driver loads", "second run (the book's Listing 5.6)"] {
             println!("=== Wdm1Test, {title} ===");

@@ -59,8 +59,8 @@ const MEASURED: u32 = 1000;
 /// Boots Wdm1 with `data` in its buffer, warms the path up with `op`, and
 /// returns how many allocations `MEASURED` more calls of `op` made.
 fn allocations_per_call(op: fn(Handle) -> bool) -> u64 {
-    let driver = io::load_driver(wdm1::NAME, wdm1::driver_entry).expect("DriverEntry");
-    let node = pnp::add_root_device("UNKNOWN", &driver).expect("start");
+    pnp::install(wdm1::package());
+    let node = pnp::add_root_device(wdm1::HARDWARE_ID).expect("start");
     let link = io::get_device_interfaces(&wdm1::WDM1_GUID).remove(0);
     let h = create_file(&io::device_path(&link), GENERIC_READ | GENERIC_WRITE, 0, OPEN_EXISTING, 0);
     let mut n = 0;

@@ -81,6 +81,53 @@ impl UserMemory {
     }
 }
 
+/// A structure a stack location's parameters point to (DEVICE_CAPABILITIES,
+/// a POWER_SEQUENCE): every location that copies the parameters reaches the
+/// same structure, as the pointer would in NT. Access is by a short closure.
+pub struct Shared<T>(Arc<Mutex<T>>);
+
+impl<T> Shared<T> {
+    pub fn new(value: T) -> Shared<T> {
+        Shared(Arc::new(Mutex::new(value)))
+    }
+
+    /// Runs `f` on the structure. `f` must not make kernel calls.
+    pub fn with<R>(&self, f: impl FnOnce(&T) -> R) -> R {
+        f(&self.0.lock())
+    }
+
+    /// Runs `f` on the structure, mutably. `f` must not make kernel calls.
+    pub fn with_mut<R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        f(&mut self.0.lock())
+    }
+}
+
+impl<T: Clone> Shared<T> {
+    /// A copy of the structure as it is now.
+    pub fn get(&self) -> T {
+        self.0.lock().clone()
+    }
+}
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+/// Two views are equal when they are the same structure.
+impl<T> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Shared<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.lock().fmt(f)
+    }
+}
+
 /// A memory descriptor list: locked pages of a caller's buffer (IoAllocateMdl
 /// + MmProbeAndLockPages, done by the I/O manager for direct I/O).
 #[derive(Clone, Debug)]

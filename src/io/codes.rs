@@ -56,6 +56,8 @@ pub const IRP_MN_QUERY_PNP_DEVICE_STATE: u8 = 0x14;
 pub const IRP_MN_QUERY_BUS_INFORMATION: u8 = 0x15;
 pub const IRP_MN_DEVICE_USAGE_NOTIFICATION: u8 = 0x16;
 pub const IRP_MN_SURPRISE_REMOVAL: u8 = 0x17;
+/// Windows 2000 only (book Table 8.2, l.4856).
+pub const IRP_MN_QUERY_LEGACY_BUS_INFORMATION: u8 = 0x18;
 
 pub const IRP_MN_WAIT_WAKE: u8 = 0x00;
 pub const IRP_MN_POWER_SEQUENCE: u8 = 0x01;
@@ -93,7 +95,7 @@ const MAJOR_NAMES: [&str; 28] = [
     "IRP_MJ_PNP",
 ];
 
-const PNP_NAMES: [&str; 24] = [
+const PNP_NAMES: [&str; 25] = [
     "IRP_MN_START_DEVICE",
     "IRP_MN_QUERY_REMOVE_DEVICE",
     "IRP_MN_REMOVE_DEVICE",
@@ -118,6 +120,7 @@ const PNP_NAMES: [&str; 24] = [
     "IRP_MN_QUERY_BUS_INFORMATION",
     "IRP_MN_DEVICE_USAGE_NOTIFICATION",
     "IRP_MN_SURPRISE_REMOVAL",
+    "IRP_MN_QUERY_LEGACY_BUS_INFORMATION",
 ];
 
 const POWER_NAMES: [&str; 4] =

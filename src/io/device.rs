@@ -48,6 +48,8 @@ pub(crate) struct DeviceInner {
     deleted: AtomicBool,
     /// Open file objects on this device (the stack's top when opened).
     pub(crate) open_count: AtomicU32,
+    /// The power manager's record: recorded power state, IRP queues.
+    pub(crate) power: crate::po::DevicePower,
 }
 
 /// A device object (DEVICE_OBJECT). Equality is identity.
@@ -135,6 +137,12 @@ impl DeviceObject {
         self.0.attached_to.lock().clone()
     }
 
+    /// The extension if it is a `T` (for the I/O manager's own devices,
+    /// which may be of several kinds).
+    pub(crate) fn try_extension<T: Any>(&self) -> Option<&T> {
+        self.0.extension.downcast_ref::<T>()
+    }
+
     /// DeviceObject->DeviceExtension, as the type IoCreateDevice was given.
     /// Asking for another type is the Rust form of a bad cast: bug check
     /// 0x1E (KMODE_EXCEPTION_NOT_HANDLED, access violation).
@@ -213,6 +221,7 @@ pub fn create_device<T: Any + Send + Sync>(
         extension: Box::new(extension),
         deleted: AtomicBool::new(false),
         open_count: AtomicU32::new(0),
+        power: crate::po::DevicePower::default(),
     }));
     if let Some(name) = &name {
         with_system(|s| s.namespace.lock().insert_device(name, &device))

@@ -207,7 +207,7 @@ pub fn allocate_driver_object_extension<T: Any + Send + Sync>(
 /// aborts the load with its status.
 pub fn load_driver(name: &str, driver_entry: DriverEntryFn) -> Result<Driver, NtStatus> {
     irql::check_max_irql("load_driver", PASSIVE_LEVEL);
-    let registry_path = format!("\\REGISTRY\\Machine\\System\\CurrentControlSet\\Services\\{name}");
+    let registry_path = crate::cm::service_key(name);
     let driver = Driver(Arc::new(DriverInner {
         id: IdCell::new(),
         name: name.to_string(),

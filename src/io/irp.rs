@@ -19,14 +19,20 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 
-use super::buffer::{Mdl, UserMemory};
-use super::codes::function_name;
+use super::buffer::{Mdl, Shared, UserMemory};
+use super::codes::{IRP_MJ_POWER, IRP_MN_QUERY_POWER, IRP_MN_SET_POWER, function_name};
 use super::device::DeviceObject;
 use super::file::FileObject;
+use super::interface::Guid;
 use super::irp_shared::IrpShared;
 use super::lookaside;
 use super::request::Request;
 use crate::ke::irql::{self, DISPATCH_LEVEL};
+use crate::pnp::{
+    BusQueryIdType, CmResourceList, DeviceCapabilities, DeviceRelationType, DeviceTextType,
+    PnpInformation,
+};
+use crate::po::{PowerAction, PowerSequence, PowerState, SystemPowerState};
 use crate::sim::pcr::{self, Mode};
 use crate::sim::system::with_system;
 use crate::sim::{self};
@@ -83,6 +89,50 @@ pub enum Parameters {
         io_control_code: u32,
         /// METHOD_NEITHER: the caller's input buffer.
         type3_input_buffer: Option<UserMemory>,
+    },
+    /// IRP_MN_START_DEVICE: the resources assigned, as the bus sees them
+    /// (raw) and as the processor does (translated); `None` when the
+    /// device needs none (book l.5720–5722).
+    StartDevice {
+        allocated_resources: Option<CmResourceList>,
+        allocated_resources_translated: Option<CmResourceList>,
+    },
+    /// IRP_MN_QUERY_DEVICE_RELATIONS.
+    QueryDeviceRelations {
+        relation_type: DeviceRelationType,
+    },
+    /// IRP_MN_QUERY_INTERFACE: which interface, of what size and version.
+    QueryInterface {
+        interface_type: Guid,
+        size: u16,
+        version: u16,
+    },
+    /// IRP_MN_QUERY_CAPABILITIES: the structure every driver of the stack
+    /// fills in turn.
+    QueryCapabilities {
+        capabilities: Shared<DeviceCapabilities>,
+    },
+    /// IRP_MN_QUERY_ID.
+    QueryId {
+        id_type: BusQueryIdType,
+    },
+    /// IRP_MN_QUERY_DEVICE_TEXT.
+    QueryDeviceText {
+        text_type: DeviceTextType,
+        locale_id: u32,
+    },
+    /// IRP_MN_SET_POWER and IRP_MN_QUERY_POWER (Parameters.Power).
+    Power {
+        state: PowerState,
+        shutdown_type: PowerAction,
+    },
+    /// IRP_MN_WAIT_WAKE: the deepest system state to wake from.
+    WaitWake {
+        power_state: SystemPowerState,
+    },
+    /// IRP_MN_POWER_SEQUENCE: the counters the bus driver fills.
+    PowerSequence {
+        sequence: Shared<PowerSequence>,
     },
 }
 
@@ -178,6 +228,8 @@ pub(crate) struct IrpInner {
     mdl_address: Option<Mdl>,
     user_buffer: Option<UserMemory>,
     driver_context: [usize; 4],
+    /// What a PnP query returns where NT's IoStatus.Information points.
+    pnp_information: Option<PnpInformation>,
     priority_boost: i8,
     pub(crate) origin: Origin,
     pub(crate) shared: Arc<IrpShared>,
@@ -197,6 +249,7 @@ impl IrpInner {
             mdl_address: None,
             user_buffer: None,
             driver_context: [0; 4],
+            pnp_information: None,
             priority_boost: 0,
             origin,
             shared: Arc::new(IrpShared::new(number, stack_size, verify)),
@@ -234,6 +287,7 @@ impl IrpInner {
         self.stack.iter_mut().for_each(|location| *location = IoStackLocation::default());
         self.mdl_address = None;
         self.user_buffer = None;
+        self.pnp_information = None;
         self.origin = Origin::Driver;
         // The shared record stays: IoCallDriver may still hold it to check
         // the dispatch routine's return; `prepare` replaces it if it is
@@ -336,6 +390,20 @@ impl Irp {
         &mut self.inner.driver_context
     }
 
+    /// The answer of a PnP query so far (NT: what IoStatus.Information
+    /// points to): the bus driver sets it, drivers above may replace it.
+    pub fn pnp_information(&self) -> Option<&PnpInformation> {
+        self.inner.pnp_information.as_ref()
+    }
+
+    pub fn set_pnp_information(&mut self, information: Option<PnpInformation>) {
+        self.inner.pnp_information = information;
+    }
+
+    pub(crate) fn take_pnp_information(&mut self) -> Option<PnpInformation> {
+        self.inner.pnp_information.take()
+    }
+
     /// The boost IoCompleteRequest was given (recorded, not applied).
     pub fn priority_boost(&self) -> i8 {
         self.inner.priority_boost
@@ -376,6 +444,17 @@ impl Irp {
     pub fn current_stack_location_mut(&mut self) -> &mut IoStackLocation {
         let current = self.inner.current;
         self.location_mut(current)
+    }
+
+    /// The location the next IoCallDriver will use, if there is one left.
+    pub(crate) fn next_location(&self) -> Option<&IoStackLocation> {
+        let current = self.inner.current;
+        (current > 1).then(|| self.location(current - 1))
+    }
+
+    /// The record shared with cancel handles and the verifier.
+    pub(crate) fn shared_record(&self) -> &IrpShared {
+        &self.inner.shared
     }
 
     /// IoGetNextIrpStackLocation: the lower driver's location. An IRP with
@@ -472,6 +551,7 @@ fn reset(irp: &mut Irp, stack_size: u8) {
     inner.system_buffer = None;
     inner.mdl_address = None;
     inner.user_buffer = None;
+    inner.pnp_information = None;
     let origin = std::mem::replace(&mut inner.origin, Origin::Driver);
     inner.prepare(inner.number, stack_size, origin, verify, true);
 }
@@ -533,8 +613,25 @@ pub fn mark_irp_pending(irp: &mut Irp) {
 
 /// IoCallDriver: passes `irp` to `device`'s driver: moves to the next stack
 /// location, records the device there, and calls the dispatch routine for
-/// the location's major function, returning what it returns.
-pub fn call_driver(device: &DeviceObject, mut irp: Irp) -> NtStatus {
+/// the location's major function, returning what it returns. Power IRPs
+/// go through PoCallDriver instead (book l.6429).
+pub fn call_driver(device: &DeviceObject, irp: Irp) -> NtStatus {
+    call_driver_via(device, irp, Via::Io)
+}
+
+/// Who is passing an IRP to a driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// IoCallDriver.
+    Io,
+    /// PoCallDriver.
+    Po,
+    /// The power manager presenting a power IRP it held while the device
+    /// was busy: its sender already returned STATUS_PENDING for it.
+    Held,
+}
+
+pub(crate) fn call_driver_via(device: &DeviceObject, mut irp: Irp, via: Via) -> NtStatus {
     let irql_before = pcr::irql();
     if irql_before > DISPATCH_LEVEL {
         verifier::bug_check(
@@ -570,6 +667,18 @@ pub fn call_driver(device: &DeviceObject, mut irp: Irp) -> NtStatus {
     let shared = irp.inner.shared.verified().then(|| irp.inner.shared.clone());
     if let Some(shared) = &shared {
         shared.dispatching(location);
+        if major == IRP_MJ_POWER {
+            if via == Via::Io {
+                verifier::io_violation(
+                    Rule::PowerIrpViaIoCallDriver,
+                    [u64::from(number), u64::from(device.id().0), 0],
+                    || format!("IoCallDriver with power IRP {number} to {}", device.label()),
+                );
+            }
+            if is_serialized_power(minor) {
+                shared.power_visited(device);
+            }
+        }
     }
     if pcr::mode() == Mode::Sim {
         sim::point(Event::IrpCall { irp: number, device: device.id(), major, minor, location });
@@ -589,7 +698,9 @@ pub fn call_driver(device: &DeviceObject, mut irp: Irp) -> NtStatus {
             },
         );
     }
-    if let Some(shared) = shared {
+    if let Some(shared) = shared
+        && via != Via::Held
+    {
         shared.returned(device, location, status);
     }
     if pcr::mode() == Mode::Sim {
@@ -732,9 +843,22 @@ fn finish(mut irp: Irp) {
             information: status.information as u64,
         });
     }
+    irp.inner.shared.check_power_started();
     if let Origin::Request(request) = &irp.inner.origin {
         let request = request.clone();
         request.finish(&mut irp);
     }
     irp.dispose();
+}
+
+/// SET_POWER and QUERY_POWER: the power IRPs the power manager serializes
+/// per device, and for which every driver calls PoStartNextPowerIrp.
+pub(crate) fn is_serialized_power(minor: u8) -> bool {
+    minor == IRP_MN_SET_POWER || minor == IRP_MN_QUERY_POWER
+}
+
+/// Marks the location the next IoCallDriver will use as pending: the power
+/// manager holding an IRP acts as the driver below that pended it.
+pub(crate) fn mark_next_pending(irp: &mut Irp) {
+    irp.next_stack_location_mut().control |= SL_PENDING_RETURNED;
 }

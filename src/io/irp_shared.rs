@@ -29,6 +29,11 @@ pub(crate) struct IrpShared {
     pub cancel_irql: AtomicU8,
     /// One record per stack location; empty without I/O verification.
     checks: Vec<LocationCheck>,
+    /// For a verified SET_POWER or QUERY_POWER: each device whose driver
+    /// got it, and whether that driver called PoStartNextPowerIrp.
+    power: Mutex<Vec<(DeviceObject, bool)>>,
+    /// `power` has entries (so clearing it needs its lock).
+    power_used: AtomicBool,
 }
 
 impl fmt::Debug for IrpShared {
@@ -66,6 +71,8 @@ impl IrpShared {
             cancel_routine_set: AtomicBool::new(false),
             cancel_irql: AtomicU8::new(0),
             checks: (0..checks).map(|_| LocationCheck::default()).collect(),
+            power: Mutex::new(Vec::new()),
+            power_used: AtomicBool::new(false),
         }
     }
 
@@ -93,6 +100,48 @@ impl IrpShared {
         self.cancel_irql.store(0, Ordering::Relaxed);
         let used = (locations as usize).min(self.checks.len());
         self.checks[..used].iter().for_each(|c| c.state.store(0, Ordering::Release));
+        if self.power_used.load(Ordering::Acquire) {
+            self.power_used.store(false, Ordering::Release);
+            self.power.lock().clear();
+        }
+    }
+
+    /// A driver's dispatch routine got this power IRP on `device`.
+    pub(crate) fn power_visited(&self, device: &DeviceObject) {
+        self.power_used.store(true, Ordering::Release);
+        let mut power = self.power.lock();
+        if !power.iter().any(|(d, _)| d == device) {
+            power.push((device.clone(), false));
+        }
+    }
+
+    /// The driver of `device` called PoStartNextPowerIrp for this IRP.
+    pub(crate) fn power_started(&self, device: &DeviceObject) {
+        if let Some(entry) = self.power.lock().iter_mut().find(|(d, _)| d == device) {
+            entry.1 = true;
+        }
+    }
+
+    /// At the end of a power IRP: every driver that handled it must have
+    /// called PoStartNextPowerIrp (book l.6431). 0x9F/0x500 otherwise.
+    pub(crate) fn check_power_started(&self) {
+        if !self.power_used.load(Ordering::Acquire) {
+            return;
+        }
+        let missed = self.power.lock().iter().find(|(_, started)| !started).map(|(d, _)| d.clone());
+        if let Some(device) = missed {
+            let number = self.number();
+            verifier::io_violation(
+                Rule::PowerIrpNotStarted,
+                [0, u64::from(device.id().0), u64::from(number)],
+                || {
+                    format!(
+                        "{} handled power IRP {number} without calling PoStartNextPowerIrp",
+                        device.label()
+                    )
+                },
+            );
+        }
     }
 
     /// Whether Driver Verifier's I/O checks watch this IRP.

@@ -17,7 +17,7 @@ mod irq;
 mod lookaside;
 pub(crate) mod request;
 
-pub use buffer::{Mdl, UserMemory, get_system_address_for_mdl_safe};
+pub use buffer::{Mdl, Shared, UserMemory, get_system_address_for_mdl_safe};
 pub use cancel::{
     CancelRoutine, CancelledIrp, IrpCancelHandle, acquire_cancel_spin_lock, cancel_irp,
     release_cancel_spin_lock, set_cancel_routine,

@@ -27,6 +27,7 @@ use super::device::{DO_BUFFERED_IO, DO_DIRECT_IO, DeviceObject};
 use super::irp::{IoStatusBlock, Irp, Origin, Parameters};
 use super::lookaside;
 use crate::ke::{Event, EventType};
+use crate::pnp::PnpInformation;
 use crate::sync::Mutex;
 
 /// A caller's buffer for a read, write or device control.
@@ -185,6 +186,18 @@ pub(crate) enum Waiter {
     Overlapped,
     /// A driver's IoBuild…Request, with the driver's event.
     Event(Event),
+    /// PoRequestPowerIrp: the power manager calls back when it finishes.
+    Callback(Callback),
+}
+
+/// What the I/O manager calls with the final status block of a request
+/// whose sender asked to be called back.
+pub(crate) struct Callback(pub Box<dyn FnOnce(IoStatusBlock) + Send>);
+
+impl fmt::Debug for Callback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Callback")
+    }
 }
 
 /// A request the I/O manager finishes.
@@ -197,6 +210,10 @@ pub(crate) struct Request {
     finished: OnceLock<Finished>,
     /// An overlapped caller's future, woken when the request finishes.
     waker: Mutex<Option<Waker>>,
+    /// Called once when the request finishes.
+    callback: Mutex<Option<Callback>>,
+    /// `callback` was given (read without its lock on the I/O path).
+    calls_back: bool,
     /// The request's IRP, for CancelIo.
     irp: Option<IrpCancelHandle>,
 }
@@ -205,6 +222,8 @@ struct Finished {
     done: Done,
     /// The buffered output kept for a synchronous caller.
     kept: Option<Vec<u8>>,
+    /// A PnP query's answer.
+    pnp: Option<PnpInformation>,
 }
 
 impl fmt::Debug for Request {
@@ -226,10 +245,15 @@ impl Request {
     ) -> (Arc<Request>, Irp) {
         let Buffers { system, mdl, user, type3_input, output } = buffers;
         let mut irp = Irp::new(device.stack_size(), Origin::Driver);
+        let mut callback = None;
         let (synchronous, event, irp_handle) = match waiter {
             Waiter::Synchronous => (true, OnceLock::new(), None),
             Waiter::Overlapped => (false, OnceLock::new(), Some(irp.cancel_handle())),
             Waiter::Event(event) => (false, OnceLock::from(event), None),
+            Waiter::Callback(call) => {
+                callback = Some(call);
+                (false, OnceLock::new(), None)
+            }
         };
         let request = Request {
             synchronous,
@@ -237,6 +261,8 @@ impl Request {
             event,
             finished: OnceLock::new(),
             waker: Mutex::new(None),
+            calls_back: callback.is_some(),
+            callback: Mutex::new(callback),
             irp: irp_handle,
         };
         let request = match lookaside::take_request() {
@@ -281,6 +307,11 @@ impl Request {
         self.finished.get().map(|f| f.done)
     }
 
+    /// The answer of a finished PnP query.
+    pub(crate) fn pnp_information(&self) -> Option<PnpInformation> {
+        self.finished.get().and_then(|f| f.pnp.clone())
+    }
+
     /// Copies the kept buffered output into `out`.
     pub(crate) fn copy_output(&self, out: &mut [u8]) {
         if let Some(kept) = self.finished.get().and_then(|f| f.kept.as_deref()) {
@@ -322,8 +353,10 @@ impl Request {
                 }
             }
         }
+        let pnp = irp.take_pnp_information();
         // Completion reaches the top once: a second set cannot happen.
-        let _ = self.finished.set(Finished { done: Done { io_status, pending_returned }, kept });
+        let done = Done { io_status, pending_returned };
+        let _ = self.finished.set(Finished { done, kept, pnp });
         let signal = if self.synchronous {
             pending_returned
         } else {
@@ -338,6 +371,12 @@ impl Request {
                 waker.wake();
             }
         }
+        if self.calls_back {
+            let callback = self.callback.lock().take();
+            if let Some(Callback(call)) = callback {
+                call(io_status);
+            }
+        }
     }
 
     /// A finished request its caller is done with goes back to the
@@ -349,6 +388,7 @@ impl Request {
         request.event = OnceLock::new();
         request.irp = None;
         *request.waker.get_mut() = None;
+        *request.callback.get_mut() = None;
         lookaside::give_request(self);
         if let Some(buffer) = kept {
             lookaside::give_buffer(buffer);

@@ -1,181 +1,313 @@
-//! The PnP manager, as far as a root-enumerated function driver needs it:
-//! a device tree of root devices, binding a device to its driver, AddDevice
-//! and IRP_MN_START_DEVICE to bring it up, IRP_MN_REMOVE_DEVICE to take it
-//! down (book l.4789, l.5105–5113). The full state machine comes with Wdm2.
+//! The PnP manager: the device tree, driver selection from installed
+//! packages, and the PnP IRP sequences of a device's life (book ch. 8–9,
+//! l.4685–6300; spec 02).
 //!
-//! Each root device gets a PDO from the simulator's root bus driver,
-//! auto-named `\Device\nnnnnnnn`, and an instance path `Root\UNKNOWN\0000`
-//! (the book's trace shows `Root#UNKNOWN#0003` in interface links).
+//! Device Manager's operations are this module's functions: add a device,
+//! remove (uninstall) it, disable and enable it, stop it for a resource
+//! rebalance, unplug it. Each is queued to the PnP worker, which runs one
+//! action at a time, and the caller waits for its outcome, which is what
+//! Windows' configuration manager would report: `Ok`, a veto with its
+//! type (CR_REMOVE_VETOED), or the problem code the device was left with.
+//! Bus drivers report children through IRP_MN_QUERY_DEVICE_RELATIONS after
+//! IoInvalidateDeviceRelations.
 
+mod capabilities;
+mod dump;
+mod install;
+mod irp;
+mod manager;
+mod query;
+mod resources;
 mod root;
+mod tree;
 
-use std::collections::BTreeMap;
-
-use crate::io::codes::{IRP_MJ_PNP, IRP_MN_REMOVE_DEVICE, IRP_MN_START_DEVICE};
-use crate::io::device::{DO_DEVICE_INITIALIZING, get_attached_device};
-use crate::io::irp::{IoStatusBlock, Parameters};
-use crate::io::request::{Buffers, Request, Waiter};
-use crate::io::{DeviceObject, Driver, call_driver, unload_driver};
-use crate::ke::irql::{self, PASSIVE_LEVEL};
-use crate::ke::wait_for_single_object;
-use crate::ob::{Arena, Id};
-use crate::sim::system::with_system;
-use crate::status::{
-    NtStatus, STATUS_INVALID_DEVICE_REQUEST, STATUS_NOT_SUPPORTED, STATUS_PENDING,
+pub use capabilities::DeviceCapabilities;
+pub use dump::{devnode_text, devstack_text, tree_text};
+pub(crate) use install::DriverStore;
+pub use install::{DriverPackage, Service};
+pub use query::{
+    BusQueryIdType, DeviceRelationType, DeviceTextType, PNP_DEVICE_DISABLED,
+    PNP_DEVICE_DONT_DISPLAY_IN_UI, PNP_DEVICE_FAILED, PNP_DEVICE_NOT_DISABLEABLE,
+    PNP_DEVICE_REMOVED, PNP_DEVICE_RESOURCE_REQUIREMENTS_CHANGED, PnpInformation,
 };
-use crate::verifier::{self, Rule};
+pub use resources::{
+    CmResourceList, PartialResource, ResourceDescriptor, ResourceRequirements, ShareDisposition,
+};
+pub use tree::{DevNode, DeviceNode, DeviceNodeState, DeviceTree, Problem, StateChange};
 
-/// A device in the tree (opaque; reached through a [`DeviceNode`]).
-#[derive(Debug)]
-pub struct DevNode {
-    instance_id: String,
-    pdo: DeviceObject,
-    driver: Option<Driver>,
-    started: bool,
+use crate::cm::{RegistryValue, service_key};
+use crate::ex::worker::{WorkQueue, queue_work_item, run_and_wait};
+use crate::io::{DeviceObject, Driver};
+use crate::sim::system::with_system;
+use manager::{Afterwards, with_tree};
+
+/// PNP_VETO_TYPE: who refused a removal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VetoType {
+    /// PNP_VetoOutstandingOpen (5): a handle is open on the device.
+    OutstandingOpen = 5,
+    /// PNP_VetoDevice (6): a driver of the device failed the query.
+    Device = 6,
 }
 
-/// A handle to a device node (a generation-checked id: a stale handle to a
-/// removed device is refused, not confused with a newer one).
-pub type DeviceNode = Id<DevNode>;
-
-#[derive(Debug, Default)]
-pub struct DeviceTree {
-    nodes: Arena<DevNode>,
-    instances: BTreeMap<String, u32>,
+/// Why a Device Manager operation did not happen (the CONFIGRET the
+/// configuration manager returns).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PnpError {
+    /// CR_NO_SUCH_DEVNODE: the node was deleted (or never existed).
+    #[error("CR_NO_SUCH_DEVNODE")]
+    NoSuchDevNode,
+    /// CR_REMOVE_VETOED, naming the device that vetoed.
+    #[error("CR_REMOVE_VETOED: {veto:?} by {name}")]
+    Vetoed { veto: VetoType, name: String },
+    /// CR_FAILURE: the device was left with this problem.
+    #[error("CR_FAILURE: problem {0:?}")]
+    Failed(Problem),
+    /// CR_INVALID_DEVNODE: the operation does not apply in this state.
+    #[error("CR_INVALID_DEVNODE: the device is {0}")]
+    InvalidState(DeviceNodeState),
 }
 
-impl DeviceTree {
-    /// The instance path of a PnP device's PDO.
-    pub(crate) fn instance_id(&self, pdo: &DeviceObject) -> Option<String> {
-        self.nodes.iter().find(|(_, n)| n.pdo == *pdo).map(|(_, n)| n.instance_id.clone())
-    }
-
-    fn next_instance(&mut self, device_id: &str) -> u32 {
-        let counter = self.instances.entry(device_id.to_ascii_uppercase()).or_insert(0);
-        let n = *counter;
-        *counter += 1;
-        n
-    }
+/// Runs `action` on the PnP worker and waits for its outcome.
+fn run<R: Send + 'static>(action: impl FnOnce() -> R + Send + 'static) -> R {
+    run_and_wait(WorkQueue::Pnp, action)
 }
 
-/// The PDO of a device node.
-pub fn pdo(node: DeviceNode) -> Option<DeviceObject> {
-    with_system(|s| s.devices.lock().nodes.get(node).map(|n| n.pdo.clone()))
-}
-
-/// The instance path of a device node (`Root\UNKNOWN\0000`).
-pub fn instance_id(node: DeviceNode) -> Option<String> {
-    with_system(|s| s.devices.lock().nodes.get(node).map(|n| n.instance_id.clone()))
-}
-
-/// Whether the device was started and not removed since.
-pub fn is_started(node: DeviceNode) -> bool {
-    with_system(|s| s.devices.lock().nodes.get(node).is_some_and(|n| n.started))
-}
-
-/// Adds a root-enumerated device (`Root\<device_id>\NNNN`) whose function
-/// driver is `driver`: creates its PDO, calls the driver's AddDevice, and
-/// starts the stack with IRP_MN_START_DEVICE. A failing AddDevice or start
-/// returns its status and leaves no device behind.
-pub fn add_root_device(device_id: &str, driver: &Driver) -> Result<DeviceNode, NtStatus> {
-    irql::check_max_irql("add_root_device", PASSIVE_LEVEL);
-    let add_device =
-        driver.entry_points().and_then(|e| e.add_device).ok_or(STATUS_INVALID_DEVICE_REQUEST)?;
-    let pdo = root::create_pdo()?;
-    let node = with_system(|s| {
-        let mut tree = s.devices.lock();
-        let n = tree.next_instance(device_id);
-        let instance_id = format!("Root\\{}\\{n:04}", device_id.to_ascii_uppercase());
-        tree.nodes.insert(DevNode {
-            instance_id,
-            pdo: pdo.clone(),
-            driver: Some(driver.clone()),
-            started: false,
-        })
-    });
-    let status = add_device(driver, &pdo);
-    if !status.is_success() {
-        forget(node);
-        crate::io::delete_device(&pdo);
-        return Err(status);
-    }
-    let top = get_attached_device(&pdo);
-    if top != pdo && top.flags() & DO_DEVICE_INITIALIZING != 0 {
-        verifier::io_violation(
-            Rule::DeviceInitializingNotCleared,
-            [u64::from(top.id().0), 0, 0],
-            || {
-                format!(
-                    "AddDevice of {} returned with DO_DEVICE_INITIALIZING still set on {}",
-                    driver.name(),
-                    top.label()
-                )
-            },
-        );
-    }
-    let started = send_pnp_irp(&pdo, IRP_MN_START_DEVICE);
-    if !started.status.is_success() {
-        send_pnp_irp(&pdo, IRP_MN_REMOVE_DEVICE);
-        forget(node);
-        unload_if_idle(driver);
-        return Err(started.status);
-    }
+/// Installs a driver package: later devices whose ids match it get its
+/// drivers. Writes the service key (Type 1, Start 3, ErrorControl 1,
+/// ImagePath) and its Parameters values (spec 03 §4.4–4.5).
+pub fn install(package: DriverPackage) {
     with_system(|s| {
-        if let Some(n) = s.devices.lock().nodes.get_mut(node) {
-            n.started = true;
+        let mut registry = s.registry.lock();
+        for service in
+            package.lower_filters.iter().chain([&package.service]).chain(&package.upper_filters)
+        {
+            let key = service_key(service.name);
+            registry.set_value(&key, "Type", RegistryValue::Dword(1));
+            registry.set_value(&key, "Start", RegistryValue::Dword(3));
+            registry.set_value(&key, "ErrorControl", RegistryValue::Dword(1));
+            let image = format!("System32\\Drivers\\{}.sys", service.name);
+            registry.set_value(&key, "ImagePath", RegistryValue::String(image));
         }
+        let parameters = format!("{}\\Parameters", service_key(package.service.name));
+        for (name, value) in &package.parameters {
+            registry.set_value(&parameters, name, value.clone());
+        }
+        s.driver_store.lock().install(package);
     });
-    Ok(node)
 }
 
-/// Removes a device: IRP_MN_REMOVE_DEVICE down its stack (the function
-/// driver detaches and deletes its FDO; the root bus deletes the PDO), then
-/// unloads the driver if that was its last device. A stale node is
-/// STATUS_NO_SUCH_DEVICE.
-pub fn remove_device(node: DeviceNode) -> Result<(), NtStatus> {
-    irql::check_max_irql("remove_device", PASSIVE_LEVEL);
-    let (pdo, driver) = with_system(|s| {
-        s.devices.lock().nodes.get(node).map(|n| (n.pdo.clone(), n.driver.clone()))
+/// The tree's root node (`HTREE\ROOT\0`), made on first use.
+fn root_node() -> Result<DeviceNode, PnpError> {
+    if let Some(root) = with_tree(|t| t.root) {
+        return Ok(root);
+    }
+    let pdo = root::create_root().map_err(|_| PnpError::NoSuchDevNode)?;
+    let at = crate::sim::now_ticks();
+    Ok(with_tree(|t| {
+        let root = t.insert(None, pdo, "HTREE\\ROOT\\0".to_string(), at);
+        t.set_state(root, DeviceNodeState::Started, at);
+        t.root = Some(root);
+        root
+    }))
+}
+
+/// Add New Hardware: a root-enumerated device of class Unknown with this
+/// hardware id (instance `Root\UNKNOWN\NNNN`), brought up with the drivers
+/// of the best installed package. Fails with the problem the device was
+/// left with (it stays in the tree, as in Device Manager).
+pub fn add_root_device(hardware_id: &str) -> Result<DeviceNode, PnpError> {
+    add_root_device_with(hardware_id, ResourceRequirements::default())
+}
+
+/// As [`add_root_device`], for a device that needs resources (the LogConfig
+/// of a legacy device's INF, book l.10486).
+pub fn add_root_device_with(
+    hardware_id: &str,
+    requirements: ResourceRequirements,
+) -> Result<DeviceNode, PnpError> {
+    let hardware_id = hardware_id.to_string();
+    run(move || {
+        let root = root_node()?;
+        let description =
+            with_system(|s| s.driver_store.lock().select(std::slice::from_ref(&hardware_id), &[]))
+                .map(|p| p.description);
+        let device_id = "Root\\UNKNOWN".to_string();
+        let n = with_tree(|t| t.next_instance(&device_id));
+        let instance = format!("{n:04}");
+        let instance_path = format!("{device_id}\\{instance}");
+        let pdo =
+            root::create_pdo(device_id, instance, vec![hardware_id], description, requirements)
+                .map_err(|_| PnpError::NoSuchDevNode)?;
+        let at = crate::sim::now_ticks();
+        let node = with_tree(|t| t.insert(Some(root), pdo, instance_path, at));
+        manager::bring_up(node).map(|()| node)
     })
-    .ok_or(crate::status::STATUS_NO_SUCH_DEVICE)?;
-    let removed = send_pnp_irp(&pdo, IRP_MN_REMOVE_DEVICE);
-    forget(node);
-    if let Some(driver) = driver {
-        unload_if_idle(&driver);
+}
+
+/// Uninstall: QUERY_REMOVE to the device and its children, then REMOVE;
+/// the nodes leave the tree. Vetoed while a handle is open or a driver
+/// fails the query (CANCEL_REMOVE follows).
+pub fn remove_device(node: DeviceNode) -> Result<(), PnpError> {
+    run(move || {
+        manager::state_of(node).ok_or(PnpError::NoSuchDevNode)?;
+        manager::remove(node, Afterwards::Delete)
+    })
+}
+
+/// Disable: as removal, but the node stays, with CM_PROB_DISABLED, and can
+/// be enabled again.
+pub fn disable_device(node: DeviceNode) -> Result<(), PnpError> {
+    run(move || match manager::state_of(node) {
+        None => Err(PnpError::NoSuchDevNode),
+        Some(DeviceNodeState::Started) => manager::remove(node, Afterwards::Disable),
+        Some(state) => Err(PnpError::InvalidState(state)),
+    })
+}
+
+/// Enable a disabled device (or retry one that failed to start): AddDevice
+/// and START again.
+pub fn enable_device(node: DeviceNode) -> Result<(), PnpError> {
+    run(move || match manager::state_of(node) {
+        None => Err(PnpError::NoSuchDevNode),
+        Some(DeviceNodeState::Removed) => manager::bring_up(node),
+        Some(state) => Err(PnpError::InvalidState(state)),
+    })
+}
+
+/// A resource rebalance: QUERY_STOP, STOP and START again with the new
+/// resources; a veto gets CANCEL_STOP.
+pub fn stop_device(node: DeviceNode) -> Result<(), PnpError> {
+    run(move || manager::stop_and_restart(node))
+}
+
+/// Unplug: SURPRISE_REMOVAL to the device and its children now, REMOVE
+/// when each one's last handle closes.
+pub fn surprise_remove_device(node: DeviceNode) -> Result<(), PnpError> {
+    run(move || {
+        manager::state_of(node).ok_or(PnpError::NoSuchDevNode)?;
+        manager::surprise_remove_subtree(node);
+        Ok(())
+    })
+}
+
+/// IoInvalidateDeviceRelations: a bus driver found children come or go;
+/// the PnP manager asks it for its BusRelations, later, on its worker.
+/// Callable up to DISPATCH_LEVEL.
+pub fn invalidate_device_relations(pdo: &DeviceObject, relation_type: DeviceRelationType) {
+    if relation_type != DeviceRelationType::BusRelations {
+        return;
     }
-    if removed.status.is_success() { Ok(()) } else { Err(removed.status) }
-}
-
-fn forget(node: DeviceNode) {
-    with_system(|s| s.devices.lock().nodes.remove(node));
-}
-
-fn unload_if_idle(driver: &Driver) {
-    if driver.devices().is_empty() {
-        unload_driver(driver);
-    }
-}
-
-/// Sends a PnP IRP to the top of `pdo`'s stack and waits for it, as the PnP
-/// manager does: IoStatus.Status starts as STATUS_NOT_SUPPORTED
-/// (book l.5971).
-pub(crate) fn send_pnp_irp(pdo: &DeviceObject, minor: u8) -> IoStatusBlock {
-    let top = get_attached_device(pdo);
-    let (request, mut irp) = Request::build(
-        &top,
-        IRP_MJ_PNP,
-        minor,
-        Parameters::None,
-        Buffers::default(),
-        Waiter::Synchronous,
+    let pdo = pdo.clone();
+    queue_work_item(
+        WorkQueue::Pnp,
+        Box::new(move || {
+            if let Some(node) = with_tree(|t| t.node_of(&pdo)) {
+                manager::enumerate(node);
+            }
+        }),
     );
-    irp.io_status_mut().status = STATUS_NOT_SUPPORTED;
-    let status = call_driver(&top, irp);
-    if status == STATUS_PENDING {
-        wait_for_single_object(request.event(), None);
+}
+
+/// IoInvalidateDeviceState: the PnP manager sends QUERY_PNP_DEVICE_STATE,
+/// later; a device that reports PNP_DEVICE_FAILED is taken away.
+pub fn invalidate_device_state(pdo: &DeviceObject) {
+    let pdo = pdo.clone();
+    queue_work_item(
+        WorkQueue::Pnp,
+        Box::new(move || {
+            if let Some(node) = with_tree(|t| t.node_of(&pdo)) {
+                manager::requery_device_state(node);
+            }
+        }),
+    );
+}
+
+/// The I/O manager closed a handle on `device`: a surprise-removed device
+/// whose last handle this was now gets its REMOVE.
+pub(crate) fn handle_closed(device: &DeviceObject) {
+    let pending = with_tree(|t| t.node_of(device).and_then(|n| t.nodes.get(n)).map(|n| n.state))
+        == Some(DeviceNodeState::RemovePendingCloses);
+    if pending {
+        let pdo = device.clone();
+        queue_work_item(WorkQueue::Pnp, Box::new(move || manager::remove_after_last_close(&pdo)));
     }
-    let io_status =
-        request.done().map_or(IoStatusBlock { status, information: 0 }, |d| d.io_status);
-    request.recycle();
-    io_status
+}
+
+fn node_field<R>(node: DeviceNode, f: impl FnOnce(&DevNode) -> R) -> Option<R> {
+    with_tree(|t| t.nodes.get(node).map(f))
+}
+
+/// The node's PnP state; `None` once it is deleted.
+pub fn state(node: DeviceNode) -> Option<DeviceNodeState> {
+    node_field(node, |n| n.state)
+}
+
+/// Whether the device is started.
+pub fn is_started(node: DeviceNode) -> bool {
+    state(node) == Some(DeviceNodeState::Started)
+}
+
+/// The node's problem code, if it is not working.
+pub fn problem(node: DeviceNode) -> Option<Problem> {
+    node_field(node, |n| n.problem).flatten()
+}
+
+/// Every state the node has been in, with the virtual time of each change.
+pub fn history(node: DeviceNode) -> Vec<StateChange> {
+    node_field(node, |n| n.history.clone()).unwrap_or_default()
+}
+
+/// The node's PDO.
+pub fn pdo(node: DeviceNode) -> Option<DeviceObject> {
+    node_field(node, |n| n.pdo.clone())
+}
+
+/// The node's instance path (`Root\UNKNOWN\0000`).
+pub fn instance_id(node: DeviceNode) -> Option<String> {
+    node_field(node, |n| n.instance_id.clone())
+}
+
+/// The node's function driver, while its stack exists.
+pub fn function_driver(node: DeviceNode) -> Option<Driver> {
+    node_field(node, |n| {
+        let service = n.service?;
+        n.drivers.iter().find(|d| d.name() == service.name).cloned()
+    })
+    .flatten()
+}
+
+/// The node's children, in the order its bus reported them.
+pub fn children(node: DeviceNode) -> Vec<DeviceNode> {
+    node_field(node, |n| n.children.clone()).unwrap_or_default()
+}
+
+/// The capabilities the stack reported at its last QUERY_CAPABILITIES.
+pub fn capabilities(node: DeviceNode) -> Option<DeviceCapabilities> {
+    node_field(node, |n| n.capabilities.clone())
+}
+
+/// The raw resources the device was last started with.
+pub fn resources(node: DeviceNode) -> Option<CmResourceList> {
+    node_field(node, |n| n.resources.clone()).flatten()
+}
+
+/// The PDOs of started devices, children before their parents (the order
+/// the power manager puts them to sleep in).
+pub(crate) fn started_pdos_children_first() -> Vec<DeviceObject> {
+    with_tree(|t| {
+        let Some(root) = t.root else { return Vec::new() };
+        t.subtree_deepest_first(root)
+            .into_iter()
+            .filter(|n| Some(*n) != t.root)
+            .filter_map(|n| t.nodes.get(n))
+            .filter(|n| n.state == DeviceNodeState::Started)
+            .map(|n| n.pdo.clone())
+            .collect()
+    })
+}
+
+/// The node whose PDO is `pdo`.
+pub fn node_of(pdo: &DeviceObject) -> Option<DeviceNode> {
+    with_tree(|t| t.node_of(pdo))
 }

@@ -51,6 +51,12 @@ fn spawn(name: Option<&'static str>, start: Box<dyn FnOnce() + Send>) -> Result<
     if !irql::check_max_irql("PsCreateSystemThread", PASSIVE_LEVEL) {
         return Err(STATUS_INVALID_PARAMETER);
     }
+    Ok(start_thread(name, start))
+}
+
+/// Starts a system thread from any IRQL: the executive's own worker
+/// threads, which ExQueueWorkItem may need from DISPATCH_LEVEL.
+pub(crate) fn start_thread(name: Option<&'static str>, start: Box<dyn FnOnce() + Send>) -> Thread {
     let header = DispatcherHeader::new(ObjectKind::Thread, name, false);
     match pcr::require_machine("PsCreateSystemThread") {
         Mode::Sim => {
@@ -59,7 +65,7 @@ fn spawn(name: Option<&'static str>, start: Box<dyn FnOnce() + Send>) -> Result<
         }
         _ => threaded::spawn_thread(name, header.clone(), start),
     }
-    Ok(Thread { header })
+    Thread { header }
 }
 
 /// PsTerminateSystemThread: ends the calling system thread.

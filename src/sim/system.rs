@@ -10,11 +10,14 @@ use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
+use crate::cm::Registry;
+use crate::ex::worker::WorkQueues;
 use crate::io::Driver;
 use crate::io::interface::InterfaceRegistry;
 use crate::ke::KSpinLock;
 use crate::ob::Namespace;
-use crate::pnp::DeviceTree;
+use crate::pnp::{DeviceTree, DriverStore};
+use crate::po::SystemPower;
 use crate::sync::Mutex;
 use crate::win32::HandleTable;
 
@@ -40,6 +43,13 @@ pub(crate) struct System {
     pub interfaces: Mutex<InterfaceRegistry>,
     pub handles: Mutex<HandleTable>,
     pub devices: Mutex<DeviceTree>,
+    /// Installed driver packages.
+    pub driver_store: Mutex<DriverStore>,
+    pub registry: Mutex<Registry>,
+    /// ExQueueWorkItem's queues.
+    pub work_queues: WorkQueues,
+    /// The power manager's system state and broadcasts.
+    pub system_power: Mutex<SystemPower>,
     pub drivers: Mutex<Vec<Driver>>,
     next_irp: AtomicU32,
     next_device: AtomicU32,
@@ -60,6 +70,10 @@ impl System {
             interfaces: Mutex::new(InterfaceRegistry::default()),
             handles: Mutex::new(HandleTable::default()),
             devices: Mutex::new(DeviceTree::default()),
+            driver_store: Mutex::new(DriverStore::default()),
+            registry: Mutex::new(Registry::default()),
+            work_queues: WorkQueues::default(),
+            system_power: Mutex::new(SystemPower::default()),
             drivers: Mutex::new(Vec::new()),
             next_irp: AtomicU32::new(0),
             next_device: AtomicU32::new(0),

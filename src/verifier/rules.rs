@@ -22,6 +22,10 @@ const DRIVER_VERIFIER_IOMANAGER_VIOLATION: u32 = 0xC9;
 const NO_MORE_IRP_STACK_LOCATIONS: u32 = 0x35;
 /// KMODE_EXCEPTION_NOT_HANDLED.
 const KMODE_EXCEPTION_NOT_HANDLED: u32 = 0x1E;
+/// DRIVER_POWER_STATE_FAILURE (the power manager's own check).
+const DRIVER_POWER_STATE_FAILURE: u32 = 0x9F;
+/// INTERNAL_POWER_ERROR.
+const INTERNAL_POWER_ERROR: u32 = 0xA0;
 
 /// A kernel rule the verifier checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -134,6 +138,36 @@ pub enum Rule {
     PagedAllocationAtDispatch,
     /// ExAllocatePool above DISPATCH_LEVEL. 0xC4/0x02: IRQL, pool type, size.
     AllocationAboveDispatch,
+    /// A driver failed IRP_MN_REMOVE_DEVICE, SURPRISE_REMOVAL, CANCEL_REMOVE
+    /// or CANCEL_STOP (DDI rule PnpRemove). 0xC4/0x00043006: minor, IRP,
+    /// status (the reference's P2 is a rule description).
+    PnpRemoveFailed,
+    /// A function or filter driver completed a PnP IRP it left untouched
+    /// instead of passing it down. 0xC9/0x22F: device, IRP.
+    PnpCompletedUntouched,
+    /// A PnP IRP passed down carrying a failure status (a failed IRP must be
+    /// completed, book l.5444). 0xC9/0x215: device, IRP, status.
+    PnpFailurePassedDown,
+    /// A PnP IRP's status set by a driver below turned back into
+    /// STATUS_NOT_SUPPORTED. 0xC9/0x216: device, IRP.
+    PnpStatusResetToNotSupported,
+    /// AddDevice attached a device without DO_POWER_PAGABLE above one that
+    /// has it. 0xC9/0x23F: device, lower device.
+    PowerPagableNotInherited,
+    /// A driver handled a SET_POWER or QUERY_POWER without calling
+    /// PoStartNextPowerIrp (book l.6431). 0x9F/0x500: 0, device, IRP.
+    PowerIrpNotStarted,
+    /// A power IRP sent to a DO_POWER_PAGABLE device at DISPATCH_LEVEL.
+    /// 0xA0/0x404: 0, IRP, device.
+    PowerIrpToPagableAtDispatch,
+    /// A power IRP sent with IoCallDriver instead of PoCallDriver
+    /// (l.6429). No Driver Verifier id: 0xC9/0x200, its catch-all: IRP,
+    /// device.
+    PowerIrpViaIoCallDriver,
+    /// PoRequestPowerIrp or PoSetPowerState with a system power state, which
+    /// only the power manager may use (l.6437, l.6530). No Driver Verifier
+    /// id: 0xC9/0x200: device, state.
+    SystemPowerStateByDriver,
 }
 
 impl Rule {
@@ -163,7 +197,15 @@ impl Rule {
             | PendingNotMarked
             | MarkedPendingNotReturned
             | DeleteDeviceTwice
-            | DeviceInitializingNotCleared => DRIVER_VERIFIER_IOMANAGER_VIOLATION,
+            | DeviceInitializingNotCleared
+            | PnpCompletedUntouched
+            | PnpFailurePassedDown
+            | PnpStatusResetToNotSupported
+            | PowerPagableNotInherited
+            | PowerIrpViaIoCallDriver
+            | SystemPowerStateByDriver => DRIVER_VERIFIER_IOMANAGER_VIOLATION,
+            PowerIrpNotStarted => DRIVER_POWER_STATE_FAILURE,
+            PowerIrpToPagableAtDispatch => INTERNAL_POWER_ERROR,
             _ => DRIVER_VERIFIER_DETECTED_VIOLATION,
         }
     }
@@ -207,6 +249,14 @@ impl Rule {
             ZeroByteAllocation => 0x00,
             PagedAllocationAtDispatch => 0x01,
             AllocationAboveDispatch => 0x02,
+            PnpRemoveFailed => 0x0004_3006,
+            PnpCompletedUntouched => 0x22F,
+            PnpFailurePassedDown => 0x215,
+            PnpStatusResetToNotSupported => 0x216,
+            PowerPagableNotInherited => 0x23F,
+            PowerIrpNotStarted => 0x500,
+            PowerIrpToPagableAtDispatch => 0x404,
+            PowerIrpViaIoCallDriver | SystemPowerStateByDriver => 0x200,
             PagedCodeAtRaisedIrql
             | DpcReturnedChangedIrql
             | ThreadExitAtRaisedIrql
@@ -273,6 +323,15 @@ impl Rule {
             ZeroByteAllocation => "zero-byte pool allocation",
             PagedAllocationAtDispatch => "paged pool allocated above APC_LEVEL",
             AllocationAboveDispatch => "pool allocated above DISPATCH_LEVEL",
+            PnpRemoveFailed => "a removal IRP that may not fail was failed",
+            PnpCompletedUntouched => "PnP IRP completed untouched instead of passed down",
+            PnpFailurePassedDown => "failed PnP IRP passed down instead of completed",
+            PnpStatusResetToNotSupported => "PnP IRP status turned back into STATUS_NOT_SUPPORTED",
+            PowerPagableNotInherited => "DO_POWER_PAGABLE not inherited from the stack",
+            PowerIrpNotStarted => "power IRP handled without PoStartNextPowerIrp",
+            PowerIrpToPagableAtDispatch => "power IRP sent to a pageable device at DISPATCH_LEVEL",
+            PowerIrpViaIoCallDriver => "power IRP sent with IoCallDriver, not PoCallDriver",
+            SystemPowerStateByDriver => "system power state used by a driver",
         }
     }
 }
@@ -298,6 +357,8 @@ pub(crate) fn code_name(code: u32) -> &'static str {
         DRIVER_VERIFIER_IOMANAGER_VIOLATION => "DRIVER_VERIFIER_IOMANAGER_VIOLATION",
         NO_MORE_IRP_STACK_LOCATIONS => "NO_MORE_IRP_STACK_LOCATIONS",
         KMODE_EXCEPTION_NOT_HANDLED => "KMODE_EXCEPTION_NOT_HANDLED",
+        DRIVER_POWER_STATE_FAILURE => "DRIVER_POWER_STATE_FAILURE",
+        INTERNAL_POWER_ERROR => "INTERNAL_POWER_ERROR",
         _ => "UNKNOWN_STOP",
     }
 }

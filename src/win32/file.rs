@@ -115,6 +115,7 @@ pub fn close_handle(handle: Handle) -> bool {
         call(file.clone(), &top, major, Parameters::None, |_, _| Buffers::default(), &mut []);
     }
     file.device_object().0.open_count.fetch_sub(1, Ordering::AcqRel);
+    crate::pnp::handle_closed(file.device_object());
     true
 }
 

@@ -106,8 +106,9 @@ struct Outcome {
 /// Loads Wdm1, adds its device, runs Wdm1Test twice, removes the device.
 fn boot_and_run(machine: Machine) -> Outcome {
     let run = machine.run(|| {
-        let driver = wdmsim::io::load_driver(wdm1::NAME, wdm1::driver_entry).expect("DriverEntry");
-        let device = pnp::add_root_device("UNKNOWN", &driver).expect("start");
+        pnp::install(wdm1::package());
+        let device = pnp::add_root_device(wdm1::HARDWARE_ID).expect("start");
+        let driver = pnp::function_driver(device).expect("Wdm1 drives the device");
         let mut outputs = Vec::new();
         let mut exit_codes = Vec::new();
         for _ in 0..2 {
@@ -154,10 +155,23 @@ fn check(outcome: &Outcome) {
         "Symbolic Link Name is \\??\\Root#UNKNOWN#0000#{c0cf0640-5f6e-11d2-b677-00c0dfe4c1f3}"
             .into(),
     );
-    expected.push("PnP IRP_MJ_PNP:IRP_MN_START_DEVICE".into());
+    // The PnP manager's start sequence (spec 02 §2.3.1; the book's
+    // Listing 7.1 lost these lines, l.4461–4468).
+    expected.extend(
+        [
+            "IRP_MN_QUERY_LEGACY_BUS_INFORMATION",
+            "IRP_MN_FILTER_RESOURCE_REQUIREMENTS",
+            "IRP_MN_START_DEVICE",
+            "IRP_MN_QUERY_CAPABILITIES",
+            "IRP_MN_QUERY_PNP_DEVICE_STATE",
+            "IRP_MN_QUERY_DEVICE_RELATIONS",
+        ]
+        .map(|minor| format!("PnP IRP_MJ_PNP:{minor}")),
+    );
     expected.extend(expected_run_trace(0));
     expected.extend(expected_run_trace(4));
     expected.extend([
+        "PnP IRP_MJ_PNP:IRP_MN_QUERY_REMOVE_DEVICE".into(),
         "PnP IRP_MJ_PNP:IRP_MN_REMOVE_DEVICE".into(),
         "PnP RemoveDevice".into(),
         "Wdm1Unload".into(),
@@ -197,8 +211,9 @@ fn and_on_real_threads() {
 #[test]
 fn the_device_stack_is_fdo_over_pdo_and_goes_away_on_removal() {
     let run = Machine::sim().run(|| {
-        let driver = wdmsim::io::load_driver(wdm1::NAME, wdm1::driver_entry).expect("DriverEntry");
-        let node = pnp::add_root_device("UNKNOWN", &driver).expect("start");
+        pnp::install(wdm1::package());
+        let node = pnp::add_root_device(wdm1::HARDWARE_ID).expect("start");
+        let driver = pnp::function_driver(node).expect("Wdm1 drives the device");
         let pdo = pnp::pdo(node).expect("a PDO");
         let fdo = wdmsim::io::get_attached_device(&pdo);
         let shape = (
@@ -235,5 +250,5 @@ fn the_device_stack_is_fdo_over_pdo_and_goes_away_on_removal() {
             1
         )
     );
-    assert_eq!(after, (true, true, true, 0, Err(wdmsim::status::STATUS_NO_SUCH_DEVICE)));
+    assert_eq!(after, (true, true, true, 0, Err(pnp::PnpError::NoSuchDevNode)));
 }

@@ -26,11 +26,11 @@ const UNSET: u32 = 0xdead_f00d;
 // ---------------------------------------------------------------------------
 // Helpers (they run inside a machine).
 
-/// Loads Wdm1 and starts its root-enumerated device.
+/// Installs Wdm1 and starts its root-enumerated device.
 fn boot() -> Driver {
-    let driver = wdmsim::io::load_driver(wdm1::NAME, wdm1::driver_entry).expect("DriverEntry");
-    pnp::add_root_device("UNKNOWN", &driver).expect("the Wdm1 device starts");
-    driver
+    pnp::install(wdm1::package());
+    let node = pnp::add_root_device(wdm1::HARDWARE_ID).expect("the Wdm1 device starts");
+    pnp::function_driver(node).expect("Wdm1 drives the device")
 }
 
 /// Opens the Wdm1 device through its interface's DevicePath.

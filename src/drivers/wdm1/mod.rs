@@ -16,8 +16,18 @@ pub use guids::WDM1_GUID;
 pub use init::{Wdm1Globals, driver_entry};
 pub use ioctl::*;
 
-/// The driver's name in traces (the DebugPrint "Driver" column).
+/// The driver's name in traces (the DebugPrint "Driver" column), and its
+/// service name.
 pub const NAME: &str = "Wdm1";
+
+/// The hardware id of Wdm1's INF models line (book l.7205, l.7409).
+pub const HARDWARE_ID: &str = "*wdmBook\\Wdm1";
+
+/// What Wdm1's INF installs: its hardware id bound to the Wdm1 service.
+pub fn package() -> crate::pnp::DriverPackage {
+    let service = crate::pnp::Service::new(NAME, driver_entry);
+    crate::pnp::DriverPackage::new(HARDWARE_ID, service).description("WDM Book Wdm1 Example")
+}
 
 /// A trace line from the driver (DebugPrint in the book; DbgPrint here
 /// until the DebugPrint port lands).
