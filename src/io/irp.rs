@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 
 use super::buffer::{Mdl, Shared, UserMemory};
-use super::codes::{IRP_MJ_POWER, IRP_MN_QUERY_POWER, IRP_MN_SET_POWER, function_name};
+use super::codes::{IRP_MJ_PNP, IRP_MJ_POWER, IRP_MN_QUERY_POWER, IRP_MN_SET_POWER, function_name};
 use super::device::DeviceObject;
 use super::file::FileObject;
 use super::interface::Guid;
@@ -36,7 +36,7 @@ use crate::po::{PowerAction, PowerSequence, PowerState, SystemPowerState};
 use crate::sim::pcr::{self, Mode};
 use crate::sim::system::with_system;
 use crate::sim::{self};
-use crate::status::{NtStatus, STATUS_PENDING, STATUS_SUCCESS};
+use crate::status::{NtStatus, STATUS_NOT_SUPPORTED, STATUS_PENDING, STATUS_SUCCESS};
 use crate::trace::Event;
 use crate::verifier::{self, Rule};
 
@@ -679,6 +679,9 @@ pub(crate) fn call_driver_via(device: &DeviceObject, mut irp: Irp, via: Via) -> 
                 shared.power_visited(device);
             }
         }
+        if major == IRP_MJ_PNP {
+            check_pnp_pass_down(&irp, device, &shared);
+        }
     }
     if pcr::mode() == Mode::Sim {
         sim::point(Event::IrpCall { irp: number, device: device.id(), major, minor, location });
@@ -733,6 +736,9 @@ pub fn complete_request(mut irp: Irp, priority_boost: i8) {
             [u64::from(status.0), u64::from(irp.number()), 0],
             || format!("IoCompleteRequest on IRP {} with STATUS_PENDING", irp.number()),
         );
+    }
+    if irp.inner.shared.verified() {
+        check_pnp_completion(&irp, status);
     }
     if irp.inner.shared.cancel_routine_set.load(Ordering::Acquire) {
         verifier::io_violation(
@@ -849,6 +855,55 @@ fn finish(mut irp: Irp) {
         request.finish(&mut irp);
     }
     irp.dispose();
+}
+
+/// A PnP IRP on its way down may not carry a failure (a failed IRP is
+/// completed, book l.5444: 0xC9/0x215), and a status a driver set may not
+/// turn back into STATUS_NOT_SUPPORTED (0xC9/0x216).
+fn check_pnp_pass_down(irp: &Irp, device: &DeviceObject, shared: &IrpShared) {
+    let status = irp.inner.io_status.status;
+    let args = [u64::from(device.id().0), u64::from(irp.number()), u64::from(status.0)];
+    if status == STATUS_NOT_SUPPORTED {
+        if shared.pnp_status_was_set() {
+            verifier::io_violation(Rule::PnpStatusResetToNotSupported, args, || {
+                format!(
+                    "PnP IRP {} reached {} reset to STATUS_NOT_SUPPORTED",
+                    irp.number(),
+                    device.label()
+                )
+            });
+        }
+        return;
+    }
+    shared.set_pnp_status_set();
+    if status.is_error() {
+        verifier::io_violation(Rule::PnpFailurePassedDown, args, || {
+            format!(
+                "PnP IRP {} passed down to {} failed with {status}",
+                irp.number(),
+                device.label()
+            )
+        });
+    }
+}
+
+/// A function or filter driver (a device with one below it) that completes
+/// a PnP IRP still carrying STATUS_NOT_SUPPORTED should have passed it down
+/// (l.5091, l.6266): 0xC9/0x22F. Only a PDO, at the bottom, completes PnP
+/// IRPs it does not handle.
+fn check_pnp_completion(irp: &Irp, status: NtStatus) {
+    let location = irp.current_stack_location();
+    if location.major_function != IRP_MJ_PNP || status != STATUS_NOT_SUPPORTED {
+        return;
+    }
+    let Some(device) = location.device_object() else { return };
+    if device.lower_device().is_some() {
+        verifier::io_violation(
+            Rule::PnpCompletedUntouched,
+            [u64::from(device.id().0), u64::from(irp.number()), 0],
+            || format!("{} completed PnP IRP {} untouched", device.label(), irp.number()),
+        );
+    }
 }
 
 /// SET_POWER and QUERY_POWER: the power IRPs the power manager serializes

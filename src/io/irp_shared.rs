@@ -34,6 +34,8 @@ pub(crate) struct IrpShared {
     power: Mutex<Vec<(DeviceObject, bool)>>,
     /// `power` has entries (so clearing it needs its lock).
     power_used: AtomicBool,
+    /// A PnP IRP's status was once something else than STATUS_NOT_SUPPORTED.
+    pnp_status_set: AtomicBool,
 }
 
 impl fmt::Debug for IrpShared {
@@ -73,6 +75,7 @@ impl IrpShared {
             checks: (0..checks).map(|_| LocationCheck::default()).collect(),
             power: Mutex::new(Vec::new()),
             power_used: AtomicBool::new(false),
+            pnp_status_set: AtomicBool::new(false),
         }
     }
 
@@ -98,12 +101,21 @@ impl IrpShared {
             self.cancel_routine_set.store(false, Ordering::Release);
         }
         self.cancel_irql.store(0, Ordering::Relaxed);
+        self.pnp_status_set.store(false, Ordering::Relaxed);
         let used = (locations as usize).min(self.checks.len());
         self.checks[..used].iter().for_each(|c| c.state.store(0, Ordering::Release));
         if self.power_used.load(Ordering::Acquire) {
             self.power_used.store(false, Ordering::Release);
             self.power.lock().clear();
         }
+    }
+
+    pub(crate) fn pnp_status_was_set(&self) -> bool {
+        self.pnp_status_set.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_pnp_status_set(&self) {
+        self.pnp_status_set.store(true, Ordering::Release);
     }
 
     /// A driver's dispatch routine got this power IRP on `device`.

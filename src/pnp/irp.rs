@@ -2,13 +2,17 @@
 //! IoStatus.Status preset to STATUS_NOT_SUPPORTED (book l.5971), sent from
 //! the PnP worker at PASSIVE_LEVEL, waited for.
 
-use crate::io::codes::IRP_MJ_PNP;
+use crate::io::codes::{
+    IRP_MJ_PNP, IRP_MN_CANCEL_REMOVE_DEVICE, IRP_MN_CANCEL_STOP_DEVICE, IRP_MN_REMOVE_DEVICE,
+    IRP_MN_SURPRISE_REMOVAL, function_name,
+};
 use crate::io::device::get_attached_device;
 use crate::io::irp::{IoStatusBlock, Parameters};
 use crate::io::request::{Buffers, Request, Waiter};
 use crate::io::{DeviceObject, call_driver};
 use crate::ke::wait_for_single_object;
 use crate::status::{NtStatus, STATUS_NOT_SUPPORTED, STATUS_PENDING};
+use crate::verifier::{self, Rule};
 
 use super::query::PnpInformation;
 
@@ -58,5 +62,30 @@ pub(super) fn send_information(
         request.done().map_or(IoStatusBlock { status, information: 0 }, |d| d.io_status);
     let information = request.pnp_information();
     request.recycle();
+    if may_not_fail(minor) && !io_status.status.is_success() {
+        verifier::io_violation(
+            Rule::PnpRemoveFailed,
+            [u64::from(minor), u64::from(top.id().0), u64::from(io_status.status.0)],
+            || {
+                format!(
+                    "{} failed {} with {}",
+                    top.label(),
+                    function_name(IRP_MJ_PNP, minor),
+                    io_status.status
+                )
+            },
+        );
+    }
     Answer { io_status, information }
+}
+
+/// The PnP IRPs a driver may not fail (DDI rule PnpRemove).
+fn may_not_fail(minor: u8) -> bool {
+    matches!(
+        minor,
+        IRP_MN_REMOVE_DEVICE
+            | IRP_MN_SURPRISE_REMOVAL
+            | IRP_MN_CANCEL_REMOVE_DEVICE
+            | IRP_MN_CANCEL_STOP_DEVICE
+    )
 }

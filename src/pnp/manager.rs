@@ -16,7 +16,7 @@ use super::tree::{DeviceNode, DeviceNodeState, DeviceTree, Problem};
 use super::{PnpError, VetoType};
 use crate::io::Shared;
 use crate::io::codes::*;
-use crate::io::device::{DO_DEVICE_INITIALIZING, get_attached_device};
+use crate::io::device::{DO_DEVICE_INITIALIZING, DO_POWER_PAGABLE, get_attached_device};
 use crate::io::irp::Parameters;
 use crate::io::{DeviceObject, Driver, load_driver, unload_driver};
 use crate::sim::system::with_system;
@@ -180,7 +180,7 @@ fn add_drivers(node: DeviceNode) -> Result<(), Problem> {
         });
         match outcome {
             Ok(driver) => {
-                check_initializing_cleared(&pdo, &driver);
+                check_added_device(&pdo, &driver);
                 added.push(driver);
             }
             Err(status) => {
@@ -203,9 +203,21 @@ fn add_drivers(node: DeviceNode) -> Result<(), Problem> {
     Ok(())
 }
 
-/// AddDevice must clear DO_DEVICE_INITIALIZING on its device (book l.3091).
-fn check_initializing_cleared(pdo: &DeviceObject, driver: &Driver) {
+/// AddDevice must clear DO_DEVICE_INITIALIZING on its device (book l.3091,
+/// 0xC9/0x243) and keep DO_POWER_PAGABLE if the device below has it
+/// (0xC9/0x23F: power IRPs come down from it at PASSIVE_LEVEL).
+fn check_added_device(pdo: &DeviceObject, driver: &Driver) {
     let top = get_attached_device(pdo);
+    if let Some(lower) = top.lower_device()
+        && lower.flags() & DO_POWER_PAGABLE != 0
+        && top.flags() & DO_POWER_PAGABLE == 0
+    {
+        verifier::io_violation(
+            Rule::PowerPagableNotInherited,
+            [u64::from(top.id().0), u64::from(lower.id().0), 0],
+            || format!("{} attached without DO_POWER_PAGABLE above {}", top.label(), lower.label()),
+        );
+    }
     if top != *pdo && top.flags() & DO_DEVICE_INITIALIZING != 0 {
         verifier::io_violation(
             Rule::DeviceInitializingNotCleared,
