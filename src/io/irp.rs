@@ -680,7 +680,7 @@ pub(crate) fn call_driver_via(device: &DeviceObject, mut irp: Irp, via: Via) -> 
             }
         }
         if major == IRP_MJ_PNP {
-            check_pnp_pass_down(&irp, device, &shared);
+            check_pnp_pass_down(&irp, device, shared);
         }
     }
     if pcr::mode() == Mode::Sim {
