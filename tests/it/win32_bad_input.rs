@@ -490,6 +490,38 @@ fn a_growing_write_whose_allocation_fails_writes_what_fits_and_succeeds() {
     assert_eq!(buffer, b"amndWXYZ");
 }
 
+/// A read at end of file (spec 02, issue 4's rule for every port): a
+/// synchronous ReadFile returns TRUE with 0 bytes read, so Wdm1Test's first
+/// run prints "Wrong number of bytes read: 0"; an overlapped one fails with
+/// ERROR_HANDLE_EOF, at once and from GetOverlappedResult.
+#[test]
+fn a_read_at_end_of_file_is_true_with_0_bytes_or_error_handle_eof_overlapped() {
+    let run = Machine::sim().processors(2).run(|| {
+        boot();
+        let h = open();
+        set_last_error(UNSET);
+        let (mut buffer, mut n) = ([0xCCu8; 4], 99);
+        let synchronous = (read_file(h, &mut buffer, 4, &mut n), n, get_last_error());
+        assert!(close_handle(h));
+        let links = wdmsim::io::get_device_interfaces(&wdm1::WDM1_GUID);
+        let path = wdmsim::io::device_path(&links[0]);
+        let flags = FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OVERLAPPED;
+        let h = create_file(&path, GENERIC_READ, 0, OPEN_EXISTING, flags);
+        let read = read_file_overlapped(h, 4, 0);
+        set_last_error(UNSET);
+        let started = (read.started(), get_last_error());
+        let mut n = 99;
+        set_last_error(UNSET);
+        let result = (get_overlapped_result(&read, &mut n, true), n, get_last_error());
+        assert!(close_handle(h));
+        (synchronous, started, result)
+    });
+    assert_eq!(
+        run.value(),
+        ((true, 0, UNSET), (false, ERROR_HANDLE_EOF), (false, 99, ERROR_HANDLE_EOF))
+    );
+}
+
 /// A write whose end is past the largest block the pool grants (64 MiB)
 /// takes the same path as a failed allocation: what fits in the old buffer
 /// is written, with success, and the host never allocates the block.
