@@ -1,6 +1,7 @@
 //! The Win32 user-mode API the book's test programs call: CreateFile,
 //! ReadFile, WriteFile, SetFilePointer, DeviceIoControl, CloseHandle,
-//! GetLastError, overlapped I/O, and SetupDi interface enumeration.
+//! GetLastError, overlapped I/O, SetupDi interface enumeration, and the
+//! power calls of Wdm2Power.
 //!
 //! A user program is a simulated thread like any other; a blocking call
 //! blocks only that thread. Calls keep Win32's shape (BOOL results, the
@@ -13,8 +14,10 @@ mod file;
 mod handle;
 mod io;
 mod overlapped;
+mod power;
 mod setup_di;
 
+pub use crate::po::PowerBroadcast;
 pub use error::*;
 pub use file::{
     CREATE_ALWAYS, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, FILE_BEGIN, FILE_CURRENT, FILE_END,
@@ -27,6 +30,10 @@ pub use io::{device_io_control, nt_device_io_control_file, read_file, write_file
 pub use overlapped::{
     Overlapped, block_on, cancel_io, device_io_control_overlapped, get_overlapped_result,
     read_file_overlapped, write_file_overlapped,
+};
+pub use power::{
+    SystemPowerStatus, get_device_power_state, get_system_power_status, set_system_power_state,
+    take_power_broadcast_messages,
 };
 pub use setup_di::{
     DIGCF_DEVICEINTERFACE, DIGCF_INTERFACEDEVICE, DIGCF_PRESENT, DevInfo, DeviceInterfaceData,

@@ -252,3 +252,57 @@ fn the_device_stack_is_fdo_over_pdo_and_goes_away_on_removal() {
     );
     assert_eq!(after, (true, true, true, 0, Err(pnp::PnpError::NoSuchDevNode)));
 }
+
+/// Wdm1 passes every power IRP down (Wdm1Power, book l.2107–2114): a
+/// system suspend through SetSystemPowerState reaches it as QUERY_POWER and
+/// SET_POWER, and the resume as SET_POWER(S0) with no query; the window
+/// sees PBT_APMQUERYSUSPEND, PBT_APMSUSPEND, PBT_APMRESUMESUSPEND. Wdm1
+/// records no device state, so GetDevicePowerState cannot answer
+/// (ERROR_INVALID_FUNCTION).
+#[test]
+fn a_suspend_and_resume_pass_through_wdm1() {
+    use wdmsim::win32::*;
+    let run = Machine::sim().processors(2).run(|| {
+        pnp::install(wdm1::package());
+        pnp::add_root_device(wdm1::HARDWARE_ID).expect("start");
+        let link = wdmsim::io::get_device_interfaces(&wdm1::WDM1_GUID).remove(0);
+        let h = create_file(&wdmsim::io::device_path(&link), GENERIC_READ, 0, OPEN_EXISTING, 0);
+        let mut status = SystemPowerStatus::default();
+        assert!(get_system_power_status(&mut status));
+        let suspended = set_system_power_state(true, false);
+        let broadcasts = take_power_broadcast_messages();
+        let mut on = true;
+        set_last_error(0);
+        let device_state = (get_device_power_state(h, &mut on), get_last_error());
+        assert!(close_handle(h));
+        (status.ac_line_status, suspended, broadcasts, device_state)
+    });
+    let power_lines: Vec<String> = run
+        .trace
+        .prints()
+        .into_iter()
+        .filter(|(_, text)| text.starts_with("Power"))
+        .map(|(_, text)| text.to_string())
+        .collect();
+    assert_eq!(
+        run.value(),
+        (
+            1,
+            true,
+            vec![
+                PowerBroadcast::QuerySuspend,
+                PowerBroadcast::Suspend,
+                PowerBroadcast::ResumeSuspend
+            ],
+            (false, ERROR_INVALID_FUNCTION)
+        )
+    );
+    assert_eq!(
+        power_lines,
+        [
+            "Power IRP_MJ_POWER:IRP_MN_QUERY_POWER",
+            "Power IRP_MJ_POWER:IRP_MN_SET_POWER",
+            "Power IRP_MJ_POWER:IRP_MN_SET_POWER"
+        ]
+    );
+}
