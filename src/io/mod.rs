@@ -15,6 +15,7 @@ pub(crate) mod irp;
 mod irp_shared;
 mod irq;
 mod lookaside;
+mod remove_lock;
 pub(crate) mod request;
 
 pub use buffer::{Mdl, Shared, UserMemory, get_system_address_for_mdl_safe};
@@ -51,3 +52,7 @@ pub use irp::{
 };
 pub use irq::{connect_interrupt, disconnect_interrupt};
 pub use lookaside::irp_lookaside_counts;
+pub use remove_lock::{
+    RemoveLock, acquire_remove_lock, initialize_remove_lock, release_remove_lock,
+    release_remove_lock_and_wait,
+};

@@ -138,6 +138,15 @@ pub enum Rule {
     PagedAllocationAtDispatch,
     /// ExAllocatePool above DISPATCH_LEVEL. 0xC4/0x02: IRQL, pool type, size.
     AllocationAboveDispatch,
+    /// IoReleaseRemoveLock with a tag that holds no acquisition. 0xC4/0xD5:
+    /// lock, tag.
+    RemoveLockTagNotAcquired,
+    /// IoReleaseRemoveLockAndWait with a tag that holds no acquisition.
+    /// 0xC4/0xD6: lock, tag.
+    RemoveLockAndWaitTagNotAcquired,
+    /// IoInitializeRemoveLock on a lock IoReleaseRemoveLockAndWait closed.
+    /// 0xC4/0xD7.
+    RemoveLockReinitialized,
     /// A driver failed IRP_MN_REMOVE_DEVICE, SURPRISE_REMOVAL, CANCEL_REMOVE
     /// or CANCEL_STOP (DDI rule PnpRemove). 0xC4/0x00043006: minor, IRP,
     /// status (the reference's P2 is a rule description).
@@ -249,6 +258,9 @@ impl Rule {
             ZeroByteAllocation => 0x00,
             PagedAllocationAtDispatch => 0x01,
             AllocationAboveDispatch => 0x02,
+            RemoveLockTagNotAcquired => 0xD5,
+            RemoveLockAndWaitTagNotAcquired => 0xD6,
+            RemoveLockReinitialized => 0xD7,
             PnpRemoveFailed => 0x0004_3006,
             PnpCompletedUntouched => 0x22F,
             PnpFailurePassedDown => 0x215,
@@ -323,6 +335,9 @@ impl Rule {
             ZeroByteAllocation => "zero-byte pool allocation",
             PagedAllocationAtDispatch => "paged pool allocated above APC_LEVEL",
             AllocationAboveDispatch => "pool allocated above DISPATCH_LEVEL",
+            RemoveLockTagNotAcquired => "IoReleaseRemoveLock with a tag not acquired",
+            RemoveLockAndWaitTagNotAcquired => "IoReleaseRemoveLockAndWait with a tag not acquired",
+            RemoveLockReinitialized => "remove lock initialized again after removal",
             PnpRemoveFailed => "a removal IRP that may not fail was failed",
             PnpCompletedUntouched => "PnP IRP completed untouched instead of passed down",
             PnpFailurePassedDown => "failed PnP IRP passed down instead of completed",
