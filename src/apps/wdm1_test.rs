@@ -1,6 +1,7 @@
 //! Wdm1Test (book Listing 5.7, l.3416–3753; GetDeviceViaInterface,
 //! Listing 5.5, l.3229–3305): opens the first Wdm1 device through its
 //! interface and runs fourteen numbered tests on one synchronous handle.
+//! Wdm2Test runs the same tests (`run_tests`).
 
 use super::Console;
 use crate::drivers::wdm1::*;
@@ -54,6 +55,19 @@ pub fn get_device_via_interface(
 
 /// The program's main: 0, or 1 if no Wdm1 device could be opened.
 pub fn main(console: &mut Console<'_>) -> i32 {
+    run_tests(console, &WDM1_GUID, "Wdm1", |_| {})
+}
+
+/// The fourteen tests on the first device with a `guid` interface (`name`
+/// in the message when there is none), shared with Wdm2Test, which uses
+/// the same driver interface. `after_test_7` runs with the handle still
+/// open: Wdm2Test pauses there (spec 02 §5.1); Wdm1Test does nothing.
+pub(crate) fn run_tests(
+    console: &mut Console<'_>,
+    guid: &Guid,
+    name: &str,
+    after_test_7: impl FnOnce(&mut Console<'_>),
+) -> i32 {
     let mut test_no = 1;
     let mut next_test = |console: &mut Console<'_>| {
         console.printf(format_args!("\nTest {test_no}\n"));
@@ -62,8 +76,8 @@ pub fn main(console: &mut Console<'_>) -> i32 {
 
     // 1: open the device.
     next_test(console);
-    let Some(h) = get_device_via_interface(console, &WDM1_GUID, 0) else {
-        console.printf(format_args!("XXX Could not find open Wdm1 device\n"));
+    let Some(h) = get_device_via_interface(console, guid, 0) else {
+        console.printf(format_args!("XXX Could not find open {name} device\n"));
         return 1;
     };
     console.printf(format_args!(" Opened OK\n"));
@@ -140,6 +154,7 @@ pub fn main(console: &mut Console<'_>) -> i32 {
         ));
     }
     let buffer_size = u32::from_le_bytes(size_bytes);
+    after_test_7(console);
 
     // 8: get the whole buffer. (The book allocates BufferSize+1 bytes and
     // reads a DWORD from it; at least 4 keeps that read in bounds.)

@@ -2,3 +2,4 @@
 //! routine names, and cites the book lines its code follows.
 
 pub mod wdm1;
+pub mod wdm2;

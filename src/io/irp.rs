@@ -21,7 +21,7 @@ use std::sync::atomic::{Ordering, fence};
 
 use super::buffer::{Mdl, Shared, UserMemory};
 use super::codes::{IRP_MJ_PNP, IRP_MJ_POWER, IRP_MN_QUERY_POWER, IRP_MN_SET_POWER, function_name};
-use super::device::DeviceObject;
+use super::device::{DO_POWER_PAGABLE, DeviceObject};
 use super::file::FileObject;
 use super::interface::Guid;
 use super::irp_shared::IrpShared;
@@ -656,6 +656,11 @@ pub(crate) fn call_driver_via(device: &DeviceObject, mut irp: Irp, via: Via) -> 
         irp.dispose();
         return STATUS_PENDING;
     }
+    if irp.inner.shared.verified()
+        && irp.next_location().is_some_and(|l| l.major_function == IRP_MJ_PNP)
+    {
+        irp.inner.shared.passed_down(irp.inner.current);
+    }
     irp.inner.current -= 1;
     let location = irp.inner.current;
     let (major, minor) = {
@@ -668,6 +673,14 @@ pub(crate) fn call_driver_via(device: &DeviceObject, mut irp: Irp, via: Via) -> 
     if let Some(shared) = &shared {
         shared.dispatching(location);
         if major == IRP_MJ_POWER {
+            let irql = pcr::irql();
+            if via == Via::Io && device.flags() & DO_POWER_PAGABLE != 0 && irql >= DISPATCH_LEVEL {
+                verifier::io_violation(
+                    Rule::PowerIrpToPagableAtDispatch,
+                    [0, u64::from(number), u64::from(device.id().0)],
+                    || format!("power IRP {number} sent to pageable {} at {irql}", device.label()),
+                );
+            }
             if via == Via::Io {
                 verifier::io_violation(
                     Rule::PowerIrpViaIoCallDriver,
@@ -887,22 +900,34 @@ fn check_pnp_pass_down(irp: &Irp, device: &DeviceObject, shared: &IrpShared) {
     }
 }
 
-/// A function or filter driver (a device with one below it) that completes
-/// a PnP IRP still carrying STATUS_NOT_SUPPORTED should have passed it down
-/// (l.5091, l.6266): 0xC9/0x22F. Only a PDO, at the bottom, completes PnP
-/// IRPs it does not handle.
+/// Completing a PnP IRP: a status set earlier may not turn back into
+/// STATUS_NOT_SUPPORTED (0xC9/0x216), and a function or filter driver (a
+/// device with one below it) that completes one still untouched, without
+/// having passed it down, should have passed it down (l.5091, l.6266:
+/// 0xC9/0x22F). Only a PDO, at the bottom, completes PnP IRPs it does not
+/// handle.
 fn check_pnp_completion(irp: &Irp, status: NtStatus) {
     let location = irp.current_stack_location();
-    if location.major_function != IRP_MJ_PNP || status != STATUS_NOT_SUPPORTED {
+    if location.major_function != IRP_MJ_PNP {
         return;
     }
+    let shared = &irp.inner.shared;
     let Some(device) = location.device_object() else { return };
-    if device.lower_device().is_some() {
-        verifier::io_violation(
-            Rule::PnpCompletedUntouched,
-            [u64::from(device.id().0), u64::from(irp.number()), 0],
-            || format!("{} completed PnP IRP {} untouched", device.label(), irp.number()),
-        );
+    let args = [u64::from(device.id().0), u64::from(irp.number()), u64::from(status.0)];
+    if status != STATUS_NOT_SUPPORTED {
+        shared.set_pnp_status_set();
+    } else if shared.pnp_status_was_set() {
+        verifier::io_violation(Rule::PnpStatusResetToNotSupported, args, || {
+            format!(
+                "{} completed PnP IRP {} reset to STATUS_NOT_SUPPORTED",
+                device.label(),
+                irp.number()
+            )
+        });
+    } else if device.lower_device().is_some() && !shared.was_passed_down(irp.inner.current) {
+        verifier::io_violation(Rule::PnpCompletedUntouched, args, || {
+            format!("{} completed PnP IRP {} untouched", device.label(), irp.number())
+        });
     }
 }
 
@@ -912,8 +937,11 @@ pub(crate) fn is_serialized_power(minor: u8) -> bool {
     minor == IRP_MN_SET_POWER || minor == IRP_MN_QUERY_POWER
 }
 
-/// Marks the location the next IoCallDriver will use as pending: the power
-/// manager holding an IRP acts as the driver below that pended it.
-pub(crate) fn mark_next_pending(irp: &mut Irp) {
-    irp.next_stack_location_mut().control |= SL_PENDING_RETURNED;
+/// Marks the sender's location pending for a power IRP the power manager
+/// holds: PoCallDriver returns STATUS_PENDING for it, as if the sender had
+/// pended it. (After IoSkipCurrentIrpStackLocation this is the location
+/// above the sender's, whose owner gets STATUS_PENDING in turn; the
+/// location the held IRP will use stays clean for the drivers that get it.)
+pub(crate) fn mark_sender_pending(irp: &mut Irp) {
+    irp.current_stack_location_mut().control |= SL_PENDING_RETURNED;
 }

@@ -59,6 +59,8 @@ const CHECKS_MIN: usize = 8;
 const RETURNED: u8 = 1;
 const WALKED: u8 = 2;
 const WALKED_PENDING: u8 = 4;
+/// The location's driver passed the IRP to the driver below.
+const PASSED_DOWN: u8 = 8;
 
 impl IrpShared {
     /// The shared record of IRP `number` with `locations` stack locations,
@@ -108,6 +110,18 @@ impl IrpShared {
             self.power_used.store(false, Ordering::Release);
             self.power.lock().clear();
         }
+    }
+
+    /// The driver at `location` passes the IRP down.
+    pub(crate) fn passed_down(&self, location: u8) {
+        if let Some(check) = self.check(location) {
+            check.state.fetch_or(PASSED_DOWN, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether the driver at `location` has passed the IRP down since it got it.
+    pub(crate) fn was_passed_down(&self, location: u8) -> bool {
+        self.check(location).is_some_and(|c| c.state.load(Ordering::Acquire) & PASSED_DOWN != 0)
     }
 
     pub(crate) fn pnp_status_was_set(&self) -> bool {

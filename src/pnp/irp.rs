@@ -54,6 +54,7 @@ pub(super) fn send_information(
     );
     irp.io_status_mut().status = STATUS_NOT_SUPPORTED;
     irp.set_pnp_information(information);
+    let number = irp.number();
     let status = call_driver(&top, irp);
     if status == STATUS_PENDING {
         wait_for_single_object(request.event(), None);
@@ -65,7 +66,7 @@ pub(super) fn send_information(
     if may_not_fail(minor) && !io_status.status.is_success() {
         verifier::io_violation(
             Rule::PnpRemoveFailed,
-            [u64::from(minor), u64::from(top.id().0), u64::from(io_status.status.0)],
+            [u64::from(minor), u64::from(number), u64::from(io_status.status.0)],
             || {
                 format!(
                     "{} failed {} with {}",

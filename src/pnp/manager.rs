@@ -432,7 +432,10 @@ fn query_remove_subtree(node: DeviceNode) -> Result<Vec<(DeviceNode, DeviceObjec
 fn cancel_remove(queried: &[(DeviceNode, DeviceObject)]) {
     for (n, pdo) in queried.iter().rev() {
         send(pdo, IRP_MN_CANCEL_REMOVE_DEVICE, Parameters::None);
-        set_state(*n, DeviceNodeState::Started);
+        // The node that vetoed never left Started.
+        if state_of(*n) == Some(DeviceNodeState::QueryRemoved) {
+            set_state(*n, DeviceNodeState::Started);
+        }
     }
 }
 
@@ -464,43 +467,41 @@ pub(super) enum Afterwards {
 }
 
 /// Orderly removal or disabling (Device Manager): QUERY_REMOVE to the
-/// subtree, then REMOVE, children first.
+/// subtree, then REMOVE, children first. The children of a removed or
+/// disabled device go away; the device itself is deleted or kept disabled.
 pub(super) fn remove(node: DeviceNode, afterwards: Afterwards) -> Result<(), PnpError> {
-    let nodes = query_remove_subtree(node)?;
-    for (n, pdo) in &nodes {
-        finish_removal(*n, pdo, afterwards);
-    }
-    if afterwards == Afterwards::Delete {
-        // Nodes that never got a stack (no driver, failed start) go too.
-        for n in with_tree(|t| t.subtree_deepest_first(node)) {
-            if let Ok(pdo) = pdo_of(n) {
-                finish_removal(n, &pdo, afterwards);
-            }
-        }
+    query_remove_subtree(node)?;
+    for n in with_tree(|t| t.subtree_deepest_first(node)) {
+        let fate = if n == node { afterwards } else { Afterwards::Delete };
+        finish_removal(n, fate);
     }
     Ok(())
 }
 
-fn finish_removal(node: DeviceNode, pdo: &DeviceObject, afterwards: Afterwards) {
-    if state_of(node).is_none() {
-        return;
-    }
+/// Whether the node has a stack above its PDO that REMOVE must reach.
+fn has_stack(state: DeviceNodeState) -> bool {
+    matches!(
+        state,
+        DeviceNodeState::Started
+            | DeviceNodeState::QueryStopped
+            | DeviceNodeState::Stopped
+            | DeviceNodeState::QueryRemoved
+            | DeviceNodeState::DriversAdded
+            | DeviceNodeState::ResourcesAssigned
+            | DeviceNodeState::RemovePendingCloses
+    )
+}
+
+/// The last step of a removal: REMOVE to the node's stack, then the node
+/// is deleted or kept disabled. A device that is gone gets its REMOVE even
+/// with no driver above its PDO, so that its bus deletes the PDO.
+fn finish_removal(node: DeviceNode, afterwards: Afterwards) {
+    let (Some(state), Ok(pdo)) = (state_of(node), pdo_of(node)) else { return };
     if afterwards == Afterwards::Delete {
-        root::set_present(pdo, false);
+        root::set_present(&pdo, false);
     }
-    if matches!(
-        state_of(node),
-        Some(
-            DeviceNodeState::Started
-                | DeviceNodeState::QueryStopped
-                | DeviceNodeState::Stopped
-                | DeviceNodeState::QueryRemoved
-                | DeviceNodeState::DriversAdded
-                | DeviceNodeState::ResourcesAssigned
-                | DeviceNodeState::RemovePendingCloses
-        )
-    ) {
-        remove_stack(node, pdo);
+    if has_stack(state) || afterwards == Afterwards::Delete {
+        remove_stack(node, &pdo);
     }
     match afterwards {
         Afterwards::Delete => delete_node(node),
@@ -514,33 +515,46 @@ fn delete_node(node: DeviceNode) {
 }
 
 /// Surprise removal (Windows 2000): IRP_MN_SURPRISE_REMOVAL to the subtree
-/// at once, children first; REMOVE follows for each node whose handles are
-/// all closed, now or at the last close (book l.5590; spec 02 §2.3.4).
+/// at once, children first; then REMOVE, children first, to each node
+/// whose handles are closed and whose children are gone. The others wait
+/// for their last CloseHandle (book l.5590; spec 02 §2.3.4).
 pub(super) fn surprise_remove_subtree(node: DeviceNode) {
-    let nodes = stacked_subtree(node);
-    for (n, pdo) in &nodes {
-        root::set_present(pdo, false);
-        send(pdo, IRP_MN_SURPRISE_REMOVAL, Parameters::None);
-        set_state(*n, DeviceNodeState::RemovePendingCloses);
+    for n in with_tree(|t| t.subtree_deepest_first(node)) {
+        let (Some(state), Ok(pdo)) = (state_of(n), pdo_of(n)) else { continue };
+        root::set_present(&pdo, false);
+        if has_stack(state) && state != DeviceNodeState::RemovePendingCloses {
+            send(&pdo, IRP_MN_SURPRISE_REMOVAL, Parameters::None);
+        }
+        set_state(n, DeviceNodeState::RemovePendingCloses);
     }
     for n in with_tree(|t| t.subtree_deepest_first(node)) {
-        if let Ok(pdo) = pdo_of(n) {
-            root::set_present(&pdo, false);
-            if open_handles(&pdo) == 0 {
-                finish_removal(n, &pdo, Afterwards::Delete);
-            }
-        }
+        remove_if_released(n);
     }
 }
 
-/// The last handle to a surprise-removed device closed: REMOVE it now.
+/// REMOVE for a surprise-removed node once nothing holds it: no handle
+/// open on its stack and no child left. Its parent may then follow.
+fn remove_if_released(node: DeviceNode) {
+    let released = with_tree(|t| {
+        t.nodes.get(node).is_some_and(|n| {
+            n.state == DeviceNodeState::RemovePendingCloses && n.children.is_empty()
+        })
+    });
+    if !released || pdo_of(node).is_ok_and(|pdo| open_handles(&pdo) > 0) {
+        return;
+    }
+    let parent = with_tree(|t| t.nodes.get(node).and_then(|n| n.parent));
+    finish_removal(node, Afterwards::Delete);
+    if let Some(parent) = parent {
+        remove_if_released(parent);
+    }
+}
+
+/// The last handle on a surprise-removed device's stack closed: REMOVE it
+/// (and the parents that waited for it) now.
 pub(super) fn remove_after_last_close(pdo: &DeviceObject) {
-    let node = with_tree(|t| t.node_of(pdo));
-    if let Some(node) = node
-        && state_of(node) == Some(DeviceNodeState::RemovePendingCloses)
-        && open_handles(pdo) == 0
-    {
-        finish_removal(node, pdo, Afterwards::Delete);
+    if let Some(node) = with_tree(|t| t.node_of(pdo)) {
+        remove_if_released(node);
     }
 }
 

@@ -226,10 +226,15 @@ pub fn invalidate_device_state(pdo: &DeviceObject) {
 /// The I/O manager closed a handle on `device`: a surprise-removed device
 /// whose last handle this was now gets its REMOVE.
 pub(crate) fn handle_closed(device: &DeviceObject) {
-    let pending = with_tree(|t| t.node_of(device).and_then(|n| t.nodes.get(n)).map(|n| n.state))
+    // The handle may be open on any named device of the stack: its node is
+    // the PDO's, at the bottom.
+    let mut pdo = device.clone();
+    while let Some(below) = pdo.lower_device() {
+        pdo = below;
+    }
+    let pending = with_tree(|t| t.node_of(&pdo).and_then(|n| t.nodes.get(n)).map(|n| n.state))
         == Some(DeviceNodeState::RemovePendingCloses);
     if pending {
-        let pdo = device.clone();
         queue_work_item(WorkQueue::Pnp, Box::new(move || manager::remove_after_last_close(&pdo)));
     }
 }

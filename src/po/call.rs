@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use super::states::{DevicePowerState, PowerState};
 use crate::io::codes::IRP_MJ_POWER;
 use crate::io::device::DO_POWER_PAGABLE;
-use crate::io::irp::{Parameters, Via, call_driver_via, is_serialized_power, mark_next_pending};
+use crate::io::irp::{Parameters, Via, call_driver_via, is_serialized_power, mark_sender_pending};
 use crate::io::{DeviceObject, Irp};
 use crate::ke::irql::{self, DISPATCH_LEVEL};
 use crate::status::{NtStatus, STATUS_PENDING};
@@ -84,7 +84,7 @@ pub fn call_driver(device: &DeviceObject, mut irp: Irp) -> NtStatus {
     if let Some(kind) = kind_of(&irp) {
         let mut queue = device.0.power.queue.lock();
         if *queue.busy(kind) {
-            mark_next_pending(&mut irp);
+            mark_sender_pending(&mut irp);
             queue.held.push_back((kind, irp));
             return STATUS_PENDING;
         }
@@ -93,24 +93,23 @@ pub fn call_driver(device: &DeviceObject, mut irp: Irp) -> NtStatus {
     present(device, irp, Via::Po)
 }
 
-/// Calls the driver at the IRQL its DO_POWER_PAGABLE flag asks for.
-fn present(device: &DeviceObject, irp: Irp, via: Via) -> NtStatus {
+/// Calls the driver at the IRQL its DO_POWER_PAGABLE flag asks for: a
+/// pageable one at PASSIVE_LEVEL (sent from DISPATCH_LEVEL, say by a
+/// completion routine's PoRequestPowerIrp, the IRP is held and presented
+/// from a system thread), a non-pageable one at DISPATCH_LEVEL.
+fn present(device: &DeviceObject, mut irp: Irp, via: Via) -> NtStatus {
     let irql = irql::get_current_irql();
     if device.flags() & DO_POWER_PAGABLE != 0 {
-        if irql >= DISPATCH_LEVEL {
-            verifier::io_violation(
-                Rule::PowerIrpToPagableAtDispatch,
-                [0, u64::from(irp.number()), u64::from(device.id().0)],
-                || {
-                    format!(
-                        "power IRP {} sent to pageable {} at {irql}",
-                        irp.number(),
-                        device.label()
-                    )
-                },
-            );
+        if irql < DISPATCH_LEVEL {
+            return call_driver_via(device, irp, via);
         }
-        return call_driver_via(device, irp, via);
+        mark_sender_pending(&mut irp);
+        let device = device.clone();
+        let present = move || {
+            call_driver_via(&device, irp, Via::Held);
+        };
+        crate::ps::start_thread(Some("power IRP presenter"), Box::new(present));
+        return STATUS_PENDING;
     }
     if irql >= DISPATCH_LEVEL {
         return call_driver_via(device, irp, via);
@@ -159,13 +158,16 @@ pub fn start_next_power_irp(irp: &Irp) {
 /// the previous one. Drivers may only record device states (l.6530).
 pub fn set_power_state(device: &DeviceObject, state: PowerState) -> PowerState {
     irql::check_max_irql("PoSetPowerState", DISPATCH_LEVEL);
-    let PowerState::Device(new) = state else {
-        verifier::io_violation(
-            Rule::SystemPowerStateByDriver,
-            [u64::from(device.id().0), 0, 0],
-            || format!("PoSetPowerState({state}) on {}: a system state", device.label()),
-        );
-        return state;
+    let new = match state {
+        PowerState::Device(new) => new,
+        PowerState::System(system) => {
+            verifier::io_violation(
+                Rule::SystemPowerStateByDriver,
+                [u64::from(device.id().0), system as u64, 0],
+                || format!("PoSetPowerState({state}) on {}: a system state", device.label()),
+            );
+            return state;
+        }
     };
     let previous = device.0.power.state();
     device.0.power.state.store(new as u8, Ordering::Release);

@@ -37,10 +37,10 @@ pub fn request_power_irp(
         (IRP_MN_SET_POWER | IRP_MN_QUERY_POWER, PowerState::Device(_)) => {
             Parameters::Power { state, shutdown_type: PowerAction::None }
         }
-        (IRP_MN_SET_POWER | IRP_MN_QUERY_POWER, PowerState::System(_)) => {
+        (IRP_MN_SET_POWER | IRP_MN_QUERY_POWER, PowerState::System(system)) => {
             verifier::io_violation(
                 Rule::SystemPowerStateByDriver,
-                [u64::from(pdo.id().0), u64::from(minor), 0],
+                [u64::from(pdo.id().0), system as u64, 0],
                 || format!("PoRequestPowerIrp for {state}: a system state"),
             );
             return STATUS_INVALID_PARAMETER_2;

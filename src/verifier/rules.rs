@@ -157,8 +157,9 @@ pub enum Rule {
     /// A PnP IRP passed down carrying a failure status (a failed IRP must be
     /// completed, book l.5444). 0xC9/0x215: device, IRP, status.
     PnpFailurePassedDown,
-    /// A PnP IRP's status set by a driver below turned back into
-    /// STATUS_NOT_SUPPORTED. 0xC9/0x216: device, IRP.
+    /// A PnP IRP's status, once set by some driver, turned back into
+    /// STATUS_NOT_SUPPORTED (passed down or completed so). 0xC9/0x216:
+    /// device, IRP, status.
     PnpStatusResetToNotSupported,
     /// AddDevice attached a device without DO_POWER_PAGABLE above one that
     /// has it. 0xC9/0x23F: device, lower device.
@@ -166,7 +167,8 @@ pub enum Rule {
     /// A driver handled a SET_POWER or QUERY_POWER without calling
     /// PoStartNextPowerIrp (book l.6431). 0x9F/0x500: 0, device, IRP.
     PowerIrpNotStarted,
-    /// A power IRP sent to a DO_POWER_PAGABLE device at DISPATCH_LEVEL.
+    /// A power IRP sent to a DO_POWER_PAGABLE device at DISPATCH_LEVEL
+    /// with IoCallDriver (PoCallDriver would have waited for PASSIVE_LEVEL).
     /// 0xA0/0x404: 0, IRP, device.
     PowerIrpToPagableAtDispatch,
     /// A power IRP sent with IoCallDriver instead of PoCallDriver
