@@ -3,6 +3,7 @@
 //! reader the caller gives them.
 
 pub mod wdm1_test;
+pub mod wdm2_power;
 pub mod wdm2_test;
 
 use std::fmt;

@@ -41,4 +41,4 @@ pub use setup_di::{
     setup_di_destroy_device_info_list, setup_di_enum_device_interfaces, setup_di_get_class_devs,
     setup_di_get_device_interface_detail,
 };
-pub use thread::sleep;
+pub use thread::{get_tick_count, sleep};

@@ -818,3 +818,40 @@ fn p14_the_book_leaks_a_usage_count_and_removal_never_finishes() {
     // ERROR_GEN_FAILURE (31) for STATUS_UNSUCCESSFUL; only the bias left.
     assert_eq!(read_that_cannot_power_up(Port::Correct).value(), (Err(31), 1));
 }
+
+/// Wdm2Power (spec 02 §4.9–4.10): the console lists the power broadcasts
+/// of a suspend, shows the device powered down by idle detection after 60
+/// seconds without I/O, and on again once a read powered it up.
+#[test]
+fn wdm2power_shows_the_broadcasts_and_the_idle_power_down() {
+    use wdmsim::apps::wdm2_power::{self, Action};
+    let run = Machine::sim().processors(2).run(|| {
+        let node = add_wdm2(Port::Correct);
+        let mut out = Vec::new();
+        let mut input: &[u8] = b"";
+        let first = wdm2_power::main(
+            &mut Console::new(&mut out, &mut input),
+            &[Action::Wait(3), Action::Suspend, Action::Wait(62)],
+        );
+        let handle = open();
+        let read = read4(handle);
+        assert!(close_handle(handle));
+        let second = wdm2_power::main(&mut Console::new(&mut out, &mut input), &[Action::Wait(1)]);
+        pnp::remove_device(node).expect("removal");
+        (String::from_utf8(out).expect("ASCII"), first, read, second)
+    });
+    let link = "Symbolic link is \\\\?\\root#unknown#0000#{c0cf0641-5f6e-11d2-b677-00c0dfe4c1f3}";
+    let status = |power: &str| format!("AC power on line, no battery; Wdm2 device power {power}");
+    let (text, first, read, second) = run.value();
+    assert_eq!((first, second), (0, 0));
+    assert_eq!(read, Ok(0), "the buffer is empty: end of file, TRUE with 0 bytes");
+    assert_eq!(
+        text,
+        format!(
+            "{link}\n     0s  {}\n     3s  Suspend pressed\n     3s  WM_POWERBROADCAST PBT_APMQUERYSUSPEND\n     3s  WM_POWERBROADCAST PBT_APMSUSPEND\n     3s  WM_POWERBROADCAST PBT_APMRESUMESUSPEND\n    61s  {}\n{link}\n    65s  {}\n",
+            status("on"),
+            status("off"),
+            status("on"),
+        )
+    );
+}
