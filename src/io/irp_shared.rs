@@ -142,9 +142,24 @@ impl IrpShared {
     }
 
     /// The driver of `device` called PoStartNextPowerIrp for this IRP.
+    /// A second call for the same IRP is a driver bug (P-16: the book's
+    /// Wdm2 calls it before passing a power-up IRP down and again in its
+    /// completion routine). Driver Verifier has no id for it: 0xC9/0x200.
     pub(crate) fn power_started(&self, device: &DeviceObject) {
-        if let Some(entry) = self.power.lock().iter_mut().find(|(d, _)| d == device) {
-            entry.1 = true;
+        let twice = {
+            let mut power = self.power.lock();
+            match power.iter_mut().find(|(d, _)| d == device) {
+                Some(entry) => std::mem::replace(&mut entry.1, true),
+                None => false,
+            }
+        };
+        if twice {
+            let number = self.number();
+            verifier::io_violation(
+                Rule::PowerIrpStartedTwice,
+                [u64::from(number), u64::from(device.id().0), 0],
+                || format!("{} called PoStartNextPowerIrp twice for IRP {number}", device.label()),
+            );
         }
     }
 

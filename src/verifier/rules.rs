@@ -171,6 +171,9 @@ pub enum Rule {
     /// with IoCallDriver (PoCallDriver would have waited for PASSIVE_LEVEL).
     /// 0xA0/0x404: 0, IRP, device.
     PowerIrpToPagableAtDispatch,
+    /// PoStartNextPowerIrp called twice by one driver for one IRP (P-16,
+    /// l.6431). No Driver Verifier id: 0xC9/0x200: IRP, device.
+    PowerIrpStartedTwice,
     /// A power IRP sent with IoCallDriver instead of PoCallDriver
     /// (l.6429). No Driver Verifier id: 0xC9/0x200, its catch-all: IRP,
     /// device.
@@ -214,6 +217,7 @@ impl Rule {
             | PnpStatusResetToNotSupported
             | PowerPagableNotInherited
             | PowerIrpViaIoCallDriver
+            | PowerIrpStartedTwice
             | SystemPowerStateByDriver => DRIVER_VERIFIER_IOMANAGER_VIOLATION,
             PowerIrpNotStarted => DRIVER_POWER_STATE_FAILURE,
             PowerIrpToPagableAtDispatch => INTERNAL_POWER_ERROR,
@@ -270,7 +274,7 @@ impl Rule {
             PowerPagableNotInherited => 0x23F,
             PowerIrpNotStarted => 0x500,
             PowerIrpToPagableAtDispatch => 0x404,
-            PowerIrpViaIoCallDriver | SystemPowerStateByDriver => 0x200,
+            PowerIrpViaIoCallDriver | PowerIrpStartedTwice | SystemPowerStateByDriver => 0x200,
             PagedCodeAtRaisedIrql
             | DpcReturnedChangedIrql
             | ThreadExitAtRaisedIrql
@@ -348,6 +352,7 @@ impl Rule {
             PowerIrpNotStarted => "power IRP handled without PoStartNextPowerIrp",
             PowerIrpToPagableAtDispatch => "power IRP sent to a pageable device at DISPATCH_LEVEL",
             PowerIrpViaIoCallDriver => "power IRP sent with IoCallDriver, not PoCallDriver",
+            PowerIrpStartedTwice => "PoStartNextPowerIrp called twice for one IRP",
             SystemPowerStateByDriver => "system power state used by a driver",
         }
     }
