@@ -85,6 +85,8 @@ pub use crate::ke::delay_execution_thread as ke_delay_execution_thread;
 pub use crate::ke::get_current_irql as ke_get_current_irql;
 pub use crate::ke::get_current_processor_number as ke_get_current_processor_number;
 pub use crate::ke::insert_queue_dpc as ke_insert_queue_dpc;
+pub use crate::ke::interlocked_decrement;
+pub use crate::ke::interlocked_increment;
 pub use crate::ke::lower_irql as ke_lower_irql;
 pub use crate::ke::paged_code;
 pub use crate::ke::query_interrupt_time as ke_query_interrupt_time;

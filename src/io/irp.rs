@@ -289,6 +289,8 @@ impl IrpInner {
         self.user_buffer = None;
         self.pnp_information = None;
         self.origin = Origin::Driver;
+        // The power record names devices: a kept body must not keep them.
+        self.shared.forget_power();
         // The shared record stays: IoCallDriver may still hold it to check
         // the dispatch routine's return; `prepare` replaces it if it is
         // still held then (by a cancel handle, say).

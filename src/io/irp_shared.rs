@@ -106,6 +106,11 @@ impl IrpShared {
         self.pnp_status_set.store(false, Ordering::Relaxed);
         let used = (locations as usize).min(self.checks.len());
         self.checks[..used].iter().for_each(|c| c.state.store(0, Ordering::Release));
+        self.forget_power();
+    }
+
+    /// Lets go of the devices the power record names.
+    pub(crate) fn forget_power(&self) {
         if self.power_used.load(Ordering::Acquire) {
             self.power_used.store(false, Ordering::Release);
             self.power.lock().clear();

@@ -8,6 +8,7 @@
 pub(crate) mod dispatcher;
 pub(crate) mod dpc;
 pub(crate) mod event;
+pub(crate) mod interlocked;
 pub(crate) mod interrupt;
 pub(crate) mod irql;
 pub(crate) mod spin_lock;
@@ -22,6 +23,7 @@ pub use dpc::{
     Dpc, get_current_processor_number, insert_queue_dpc, remove_queue_dpc, set_target_processor_dpc,
 };
 pub use event::{Event, EventType, clear_event, read_state_event, reset_event, set_event};
+pub use interlocked::{interlocked_decrement, interlocked_increment};
 pub use interrupt::{Interrupt, InterruptConfig, InterruptMode, synchronize_execution};
 pub use irql::{
     APC_LEVEL, CLOCK_LEVEL, DISPATCH_LEVEL, HIGH_LEVEL, IPI_LEVEL, Irql, PASSIVE_LEVEL,

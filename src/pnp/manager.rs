@@ -411,6 +411,19 @@ fn instance_of(node: DeviceNode) -> String {
 /// agreed, vetoes: CANCEL_REMOVE goes to every node queried, including the
 /// one that failed (book l.4866; spec 02 §2.3.2).
 fn query_remove_subtree(node: DeviceNode) -> Result<Vec<(DeviceNode, DeviceObject)>, PnpError> {
+    // An unplugged device still waiting for its handles to close is gone
+    // already; with a handle open it cannot go further (spec 02 §2.3.4).
+    let waiting = with_tree(|t| {
+        t.subtree_deepest_first(node)
+            .into_iter()
+            .filter(|n| {
+                t.nodes.get(*n).is_some_and(|d| d.state == DeviceNodeState::RemovePendingCloses)
+            })
+            .collect::<Vec<_>>()
+    });
+    if let Some(n) = waiting.into_iter().find(|n| pdo_of(*n).is_ok_and(|p| open_handles(&p) > 0)) {
+        return Err(PnpError::Vetoed { veto: VetoType::OutstandingOpen, name: instance_of(n) });
+    }
     let nodes = stacked_subtree(node);
     let mut queried = Vec::new();
     for (n, pdo) in &nodes {

@@ -70,6 +70,14 @@ pub fn register_device_for_idle_detection(
     Some(IdleCounter(idle))
 }
 
+/// The counter's owner let go of it (its device extension went): the
+/// once-a-second check stops.
+impl Drop for Idle {
+    fn drop(&mut self) {
+        cancel_timer(&self.timer);
+    }
+}
+
 /// PoSetDeviceBusy: the device is in use; its idle time starts again.
 pub fn set_device_busy(counter: &IdleCounter) {
     counter.0.last_busy.store(crate::sim::now_ticks(), Ordering::Release);

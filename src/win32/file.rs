@@ -75,11 +75,15 @@ fn open(
     };
     let top = get_attached_device(&device);
     let no_buffers = |_: &DeviceObject, _: &[u8]| Buffers::default();
+    // The file object references the device before IRP_MJ_CREATE goes down
+    // (NT's ReferenceCount): an open in progress already counts as a handle
+    // for the PnP manager's removal check.
+    device.0.open_count.fetch_add(1, Ordering::AcqRel);
     let (status, _) = call(file.clone(), &top, IRP_MJ_CREATE, parameters, no_buffers, &mut []);
     if !status.is_success() {
+        device.0.open_count.fetch_sub(1, Ordering::AcqRel);
         return Err(status);
     }
-    device.0.open_count.fetch_add(1, Ordering::AcqRel);
     Ok(handle::insert(file, overlapped))
 }
 

@@ -16,7 +16,9 @@ use crate::io::irp::{IoStatusBlock, Parameters};
 use crate::io::request::{Buffers, Caller, Request, Waiter};
 use crate::io::{DeviceObject, FileObject, call_driver};
 use crate::ke::wait_for_single_object;
-use crate::status::{NtStatus, STATUS_ACCESS_VIOLATION, STATUS_END_OF_FILE, STATUS_PENDING};
+use crate::status::{
+    NtStatus, STATUS_ACCESS_VIOLATION, STATUS_END_OF_FILE, STATUS_NO_SUCH_DEVICE, STATUS_PENDING,
+};
 
 /// Sends a request on `file` to `top`, the top of its device's stack;
 /// returns what IoCallDriver returned and the request (finished unless
@@ -47,6 +49,11 @@ pub(crate) fn call(
     buffers: impl FnOnce(&DeviceObject, &[u8]) -> Buffers,
     out: &mut [u8],
 ) -> (NtStatus, Option<IoStatusBlock>) {
+    if top.is_deleted() {
+        // A handle outliving its device: the I/O manager fails the call
+        // without a driver (spec 02 §2.4.9, NotPresent row).
+        return (STATUS_NO_SUCH_DEVICE, None);
+    }
     let buffers = buffers(top, out);
     let direct = buffers.direct_memory();
     let (returned, request) = send(file, top, major, parameters, buffers);

@@ -22,7 +22,7 @@ use crate::io::irp::{IoStatusBlock, Parameters};
 use crate::io::request::{Buffers, Caller, Request};
 use crate::io::{DeviceObject, UserMemory};
 use crate::ke::{Event, EventType, read_state_event, set_event, wait_for_single_object};
-use crate::status::{NtStatus, STATUS_INVALID_PARAMETER, STATUS_PENDING};
+use crate::status::{NtStatus, STATUS_INVALID_PARAMETER, STATUS_NO_SUCH_DEVICE, STATUS_PENDING};
 
 /// An overlapped request in flight or finished.
 #[derive(Debug)]
@@ -117,6 +117,9 @@ fn start(
         Ok(open) => open,
         Err(status) => return Overlapped::failed(status),
     };
+    if top.is_deleted() {
+        return Overlapped::failed(STATUS_NO_SUCH_DEVICE);
+    }
     let (returned, request) = send(file, &top, major, parameters, buffers(&top));
     if returned == STATUS_PENDING {
         super::handle::add_pending(handle, request.clone(), crate::ps::current_thread_key());

@@ -20,4 +20,6 @@ mod verifier_io;
 mod verifier_pnp;
 mod wdm1;
 mod wdm2;
+mod wdm2_model;
+mod wdm2_sequences;
 mod win32_bad_input;

@@ -571,14 +571,11 @@ fn query_capabilities_gives_table_10_4() {
 // ---------------------------------------------------------------------------
 // Power (spec 02 §4.5, §4.10)
 
-/// Idle for 60 s, then a read.
-fn idle_then_read(
-    port: Port,
-) -> wdmsim::Run<(
-    (DevicePowerState, DevicePowerState),
-    Result<u32, u32>,
-    (DevicePowerState, DevicePowerState),
-)> {
+/// Wdm2's and the power manager's view of the device's power.
+type Powers = (DevicePowerState, DevicePowerState);
+
+/// Idle for 60 s, then a read: the powers when idle, the read, the powers after.
+fn idle_then_read(port: Port) -> wdmsim::Run<(Powers, Result<u32, u32>, Powers)> {
     Machine::sim().processors(2).run(move || {
         let node = add_wdm2(port);
         let handle = open();

@@ -8,8 +8,6 @@
 //! STATUS_END_OF_FILE, and a request whose end passes 2^32 - 1 is
 //! STATUS_INVALID_PARAMETER (spec 01 §2.6).
 
-use std::sync::atomic::Ordering;
-
 use super::pnp::{dx, lock_device, unlock_device};
 use super::power::power_up_device;
 use super::{Wdm2Globals, is_book, trace};
@@ -37,7 +35,7 @@ pub(super) fn wdm2_create(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     if dx.io_disabled() {
         return complete_irp(irp, STATUS_DEVICE_NOT_CONNECTED, 0);
     }
-    dx.open_handle_count.fetch_add(1, Ordering::SeqCst);
+    interlocked_increment(&dx.open_handle_count);
     let location = io_get_current_irp_stack_location(&irp);
     let name = location.file_object.as_ref().map_or("", |f| f.file_name());
     trace(format_args!("Create File is {name}"));
@@ -47,7 +45,7 @@ pub(super) fn wdm2_create(fdo: &DeviceObject, irp: Irp) -> NtStatus {
 /// Wdm2Close: always succeeds, even on a removed device, so handles can
 /// be closed.
 pub(super) fn wdm2_close(fdo: &DeviceObject, irp: Irp) -> NtStatus {
-    dx(fdo).open_handle_count.fetch_sub(1, Ordering::SeqCst);
+    interlocked_decrement(&dx(fdo).open_handle_count);
     trace(format_args!("Close"));
     complete_irp(irp, STATUS_SUCCESS, 0)
 }

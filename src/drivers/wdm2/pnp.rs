@@ -272,9 +272,9 @@ fn forwarded_irp_completion_routine(
 /// LockDevice (Listing 9.11, l.5664–5680): one more IRP in flight, unless
 /// PnpStopDevice is waiting for the device to drain.
 pub(super) fn lock_device(dx: &Wdm2DeviceExtension) -> bool {
-    dx.usage_count.fetch_add(1, Ordering::SeqCst);
+    interlocked_increment(&dx.usage_count);
     if dx.stopping.load(Ordering::SeqCst) {
-        if dx.usage_count.fetch_sub(1, Ordering::SeqCst) == 1 {
+        if interlocked_decrement(&dx.usage_count) == 0 {
             ke_set_event(&dx.stopping_event, 0, false);
         }
         return false;
@@ -285,7 +285,7 @@ pub(super) fn lock_device(dx: &Wdm2DeviceExtension) -> bool {
 /// UnlockDevice (Listing 9.11, l.5682–5695): one IRP fewer; the last one
 /// wakes PnpStopDevice.
 pub(super) fn unlock_device(dx: &Wdm2DeviceExtension) {
-    if dx.usage_count.fetch_sub(1, Ordering::SeqCst) == 1 {
+    if interlocked_decrement(&dx.usage_count) == 0 {
         trace(format_args!("UnlockDevice: setting StoppingEvent flag"));
         ke_set_event(&dx.stopping_event, 0, false);
     }
