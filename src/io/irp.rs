@@ -92,10 +92,11 @@ pub enum Parameters {
     },
     /// IRP_MN_START_DEVICE: the resources assigned, as the bus sees them
     /// (raw) and as the processor does (translated); `None` when the
-    /// device needs none (book l.5720–5722).
+    /// device needs none (book l.5720–5722). Shared: the lists are the PnP
+    /// manager's, every location reads the same ones.
     StartDevice {
-        allocated_resources: Option<CmResourceList>,
-        allocated_resources_translated: Option<CmResourceList>,
+        allocated_resources: Option<Arc<CmResourceList>>,
+        allocated_resources_translated: Option<Arc<CmResourceList>>,
     },
     /// IRP_MN_QUERY_DEVICE_RELATIONS.
     QueryDeviceRelations {
@@ -192,8 +193,25 @@ impl IoStackLocation {
         self.minor_function = 0;
         self.flags = 0;
         self.control = 0;
-        self.parameters = Parameters::None;
-        self.file_object = None;
+        // Only what holds something needs dropping (the I/O path's hot spot).
+        if !matches!(self.parameters, Parameters::None) {
+            self.parameters = Parameters::None;
+        }
+        if self.file_object.is_some() {
+            self.file_object = None;
+        }
+    }
+
+    /// Back to a fresh location (a body going to the lookaside list).
+    fn reset(&mut self) {
+        self.zero();
+        self.major_function = 0;
+        if self.device_object.is_some() {
+            self.device_object = None;
+        }
+        if self.completion.is_some() {
+            self.completion = None;
+        }
     }
 
     /// The SL_PENDING_RETURNED bit (IoMarkIrpPending sets it).
@@ -229,7 +247,8 @@ pub(crate) struct IrpInner {
     user_buffer: Option<UserMemory>,
     driver_context: [usize; 4],
     /// What a PnP query returns where NT's IoStatus.Information points.
-    pnp_information: Option<PnpInformation>,
+    /// Boxed: rare, and an IRP body stays small.
+    pnp_information: Option<Box<PnpInformation>>,
     priority_boost: i8,
     pub(crate) origin: Origin,
     pub(crate) shared: Arc<IrpShared>,
@@ -284,10 +303,12 @@ impl IrpInner {
     /// Drops every reference the body holds into a machine, so it can wait
     /// on a lookaside list; returns the system buffer for its own list.
     fn clear(&mut self) -> Option<Vec<u8>> {
-        self.stack.iter_mut().for_each(|location| *location = IoStackLocation::default());
+        self.stack.iter_mut().for_each(IoStackLocation::reset);
         self.mdl_address = None;
         self.user_buffer = None;
-        self.pnp_information = None;
+        if self.pnp_information.is_some() {
+            self.pnp_information = None;
+        }
         self.origin = Origin::Driver;
         // The power record names devices: a kept body must not keep them.
         self.shared.forget_power();
@@ -395,14 +416,14 @@ impl Irp {
     /// The answer of a PnP query so far (NT: what IoStatus.Information
     /// points to): the bus driver sets it, drivers above may replace it.
     pub fn pnp_information(&self) -> Option<&PnpInformation> {
-        self.inner.pnp_information.as_ref()
+        self.inner.pnp_information.as_deref()
     }
 
     pub fn set_pnp_information(&mut self, information: Option<PnpInformation>) {
-        self.inner.pnp_information = information;
+        self.inner.pnp_information = information.map(Box::new);
     }
 
-    pub(crate) fn take_pnp_information(&mut self) -> Option<PnpInformation> {
+    pub(crate) fn take_pnp_information(&mut self) -> Option<Box<PnpInformation>> {
         self.inner.pnp_information.take()
     }
 

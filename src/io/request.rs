@@ -223,7 +223,7 @@ struct Finished {
     /// The buffered output kept for a synchronous caller.
     kept: Option<Vec<u8>>,
     /// A PnP query's answer.
-    pnp: Option<PnpInformation>,
+    pnp: Option<Box<PnpInformation>>,
 }
 
 impl fmt::Debug for Request {
@@ -255,7 +255,7 @@ impl Request {
                 (false, OnceLock::new(), None)
             }
         };
-        let request = Request {
+        let fresh = |output, event, callback: Option<Callback>, irp| Request {
             synchronous,
             output,
             event,
@@ -263,17 +263,24 @@ impl Request {
             waker: Mutex::new(None),
             calls_back: callback.is_some(),
             callback: Mutex::new(callback),
-            irp: irp_handle,
+            irp,
         };
         let request = match lookaside::take_request() {
+            // A kept request was cleared by `recycle`: set only what differs,
+            // in place (the I/O path moves no whole Request).
             Some(mut kept) => match Arc::get_mut(&mut kept) {
                 Some(slot) => {
-                    *slot = request;
+                    slot.synchronous = synchronous;
+                    slot.output = output;
+                    slot.event = event;
+                    slot.calls_back = callback.is_some();
+                    *slot.callback.get_mut() = callback;
+                    slot.irp = irp_handle;
                     kept
                 }
-                None => Arc::new(request),
+                None => Arc::new(fresh(output, event, callback, irp_handle)),
             },
-            None => Arc::new(request),
+            None => Arc::new(fresh(output, event, callback, irp_handle)),
         };
         irp.inner.origin = Origin::Request(request.clone());
         let parameters = match parameters {
@@ -309,7 +316,7 @@ impl Request {
 
     /// The answer of a finished PnP query.
     pub(crate) fn pnp_information(&self) -> Option<PnpInformation> {
-        self.finished.get().and_then(|f| f.pnp.clone())
+        self.finished.get().and_then(|f| f.pnp.as_deref().cloned())
     }
 
     /// Copies the kept buffered output into `out`.

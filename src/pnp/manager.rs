@@ -4,6 +4,8 @@
 //! orderly removal with its veto, disabling, resource rebalance, surprise
 //! removal and the removal that follows the last close.
 
+use std::sync::Arc;
+
 use super::capabilities::DeviceCapabilities;
 use super::install::Service;
 use super::irp::{Answer, send, send_information};
@@ -258,8 +260,11 @@ fn start(node: DeviceNode) -> Result<(), Problem> {
     };
     let raw = requirements.assign();
     set_state(node, DeviceNodeState::ResourcesAssigned);
-    let (allocated, translated) =
-        if raw.is_empty() { (None, None) } else { (Some(raw.clone()), Some(raw.translated())) };
+    let (allocated, translated) = if raw.is_empty() {
+        (None, None)
+    } else {
+        (Some(Arc::new(raw.clone())), Some(Arc::new(raw.translated())))
+    };
     let parameters = Parameters::StartDevice {
         allocated_resources: allocated,
         allocated_resources_translated: translated,

@@ -65,7 +65,7 @@ pub(crate) struct Layer {
 }
 
 /// START's AllocatedResources and AllocatedResourcesTranslated.
-pub(crate) type StartResources = (Option<CmResourceList>, Option<CmResourceList>);
+pub(crate) type StartResources = (Option<Arc<CmResourceList>>, Option<Arc<CmResourceList>>);
 
 /// The toy bus's view of its bus. The children physically present are
 /// hardware, not driver state: they live in the bench (key [`PLUGGED`]),
@@ -1439,7 +1439,7 @@ fn start_carries_the_raw_and_translated_resources() {
             },
         ],
     };
-    assert_eq!(seen, [(Some(raw.clone()), Some(translated))]);
+    assert_eq!(seen, [(Some(Arc::new(raw.clone())), Some(Arc::new(translated)))]);
     assert_eq!(recorded, Some(raw));
     assert_eq!(plain_seen, [(None, None)]);
 }
@@ -1473,7 +1473,7 @@ fn a_driver_filtering_the_requirements_changes_what_start_assigns() {
     });
     let (seen, port) = run.value();
     let only_port = CmResourceList { descriptors: vec![port] };
-    assert_eq!(seen, [(Some(only_port.clone()), Some(only_port))]);
+    assert_eq!(seen, [(Some(Arc::new(only_port.clone())), Some(Arc::new(only_port)))]);
 }
 
 // ---------------------------------------------------------------------------

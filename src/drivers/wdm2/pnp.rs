@@ -158,7 +158,7 @@ fn pnp_start_device_handler(fdo: &DeviceObject, irp: Irp) -> NtStatus {
         }
         _ => None,
     };
-    let status = start_device(fdo, translated.as_ref());
+    let status = start_device(fdo, translated.as_deref());
     if status.is_success() {
         dx(fdo).set_paused(false);
     }
