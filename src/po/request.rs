@@ -53,6 +53,11 @@ pub fn request_power_irp(
         if let Some(completion) = completion {
             completion(&target, minor, state, &context, io_status);
         }
+        // A WAIT_WAKE that completes while the system sleeps is the device
+        // waking it (book l.6980–6985).
+        if minor == IRP_MN_WAIT_WAKE && io_status.status.is_success() {
+            super::system::wake_on_device();
+        }
     };
     send(pdo, minor, parameters, Waiter::Callback(Callback(Box::new(call))));
     STATUS_PENDING

@@ -13,7 +13,7 @@
 
 use super::call::call_driver;
 use super::states::{PowerAction, PowerState, SystemPowerState};
-use crate::ex::worker::{WorkQueue, run_and_wait};
+use crate::ex::worker::{WorkQueue, queue_work_item, run_and_wait};
 use crate::io::DeviceObject;
 use crate::io::codes::{IRP_MJ_POWER, IRP_MN_QUERY_POWER, IRP_MN_SET_POWER};
 use crate::io::device::get_attached_device;
@@ -138,17 +138,31 @@ pub fn set_system_power_state(
 /// Wakes a sleeping system: SET_POWER(S0) to every started device, parents
 /// first (never queried), then PBT_APMRESUMESUSPEND.
 pub fn wake_system() -> Result<(), NtStatus> {
-    run_and_wait(WorkQueue::Power, || {
-        if system_power_state() == SystemPowerState::Working {
-            return Err(STATUS_INVALID_DEVICE_STATE);
-        }
-        let mut devices = crate::pnp::started_pdos_children_first();
-        devices.reverse();
-        for pdo in &devices {
-            system_irp(pdo, IRP_MN_SET_POWER, SystemPowerState::Working, PowerAction::None);
-        }
-        with_system(|s| s.system_power.lock().state = SystemPowerState::Working);
-        broadcast(PowerBroadcast::ResumeSuspend);
-        Ok(())
-    })
+    run_and_wait(WorkQueue::Power, wake)
+}
+
+fn wake() -> Result<(), NtStatus> {
+    if system_power_state() == SystemPowerState::Working {
+        return Err(STATUS_INVALID_DEVICE_STATE);
+    }
+    let mut devices = crate::pnp::started_pdos_children_first();
+    devices.reverse();
+    for pdo in &devices {
+        system_irp(pdo, IRP_MN_SET_POWER, SystemPowerState::Working, PowerAction::None);
+    }
+    with_system(|s| s.system_power.lock().state = SystemPowerState::Working);
+    broadcast(PowerBroadcast::ResumeSuspend);
+    Ok(())
+}
+
+/// A device's WAIT_WAKE completed: if the system sleeps, the power manager
+/// wakes it, on its worker (callable up to DISPATCH_LEVEL).
+pub(crate) fn wake_on_device() {
+    queue_work_item(
+        WorkQueue::Power,
+        Box::new(|| {
+            // Awake already (or woken meanwhile): nothing to do.
+            let _ = wake();
+        }),
+    );
 }

@@ -756,3 +756,129 @@ fn a_refused_query_power_aborts_the_sleep() {
     assert_eq!(broadcasts, [PowerBroadcast::QuerySuspend, PowerBroadcast::QuerySuspendFailed]);
     assert_eq!(state, SystemPowerState::Working);
 }
+
+// ---------------------------------------------------------------------------
+// WAIT_WAKE (spec 02 §4.8)
+
+/// A function driver whose device can wake the system: it keeps the
+/// WAIT_WAKE IRP of its stack (as a wake-capable bus would) until the
+/// device signals, and passes every other IRP down.
+mod waker {
+    use std::sync::OnceLock;
+
+    use wdmsim::ddk::*;
+    use wdmsim::sync::Mutex;
+
+    pub const NAME: &str = "Waker";
+
+    #[derive(Debug, Default)]
+    pub struct Extension {
+        next: OnceLock<DeviceObject>,
+        pub wait_wake: Mutex<Option<Irp>>,
+    }
+
+    pub fn driver_entry(driver: &mut DriverObject, _registry_path: &str) -> NtStatus {
+        driver.driver_extension.add_device = Some(add_device);
+        driver.major_function[IRP_MJ_PNP as usize] = Some(pnp);
+        driver.major_function[IRP_MJ_POWER as usize] = Some(power);
+        STATUS_SUCCESS
+    }
+
+    fn add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
+        let fdo = match io_create_device(
+            driver,
+            Extension::default(),
+            None,
+            FILE_DEVICE_UNKNOWN,
+            0,
+            false,
+        ) {
+            Ok(fdo) => fdo,
+            Err(status) => return status,
+        };
+        if let Some(next) = io_attach_device_to_device_stack(&fdo, pdo) {
+            let _ = fdo.extension::<Extension>().next.set(next);
+        }
+        fdo.clear_flags(DO_DEVICE_INITIALIZING);
+        STATUS_SUCCESS
+    }
+
+    fn next(fdo: &DeviceObject) -> DeviceObject {
+        fdo.extension::<Extension>().next.get().cloned().expect("attached")
+    }
+
+    fn pnp(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
+        let minor = io_get_current_irp_stack_location(&irp).minor_function;
+        let next = next(fdo);
+        io_skip_current_irp_stack_location(&mut irp);
+        let status = io_call_driver(&next, irp);
+        if minor == IRP_MN_REMOVE_DEVICE {
+            io_detach_device(&next);
+            io_delete_device(fdo);
+        }
+        status
+    }
+
+    fn power(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
+        if io_get_current_irp_stack_location(&irp).minor_function == IRP_MN_WAIT_WAKE {
+            io_mark_irp_pending(&mut irp);
+            *fdo.extension::<Extension>().wait_wake.lock() = Some(irp);
+            return STATUS_PENDING;
+        }
+        po_start_next_power_irp(&irp);
+        io_skip_current_irp_stack_location(&mut irp);
+        po_call_driver(&next(fdo), irp)
+    }
+}
+
+/// A device armed with WAIT_WAKE (PoRequestPowerIrp: STATUS_PENDING) wakes
+/// the sleeping system when it signals: its WAIT_WAKE completes, the
+/// callback runs, and the power manager brings the system back to S0 with
+/// SET_POWER(S0) and PBT_APMRESUMESUSPEND (book l.6980–6985).
+#[test]
+fn a_device_completing_wait_wake_wakes_the_sleeping_system() {
+    let run = Machine::sim().processors(2).run(|| {
+        let bench = Bench::install();
+        let package = pnp::DriverPackage::new(
+            "*toy\\waker",
+            pnp::Service::new(waker::NAME, waker::driver_entry),
+        );
+        pnp::install(package);
+        let node = pnp::add_root_device("*toy\\waker").expect("starts");
+        let pdo = pnp::pdo(node).expect("a PDO");
+        let fdo = top_of(node);
+        let sleeping3 = PowerState::System(SystemPowerState::Sleeping3);
+        let (armed, request) = request(&pdo, IRP_MN_WAIT_WAKE, sleeping3, 1);
+        set_system_power_state(SystemPowerState::Sleeping3, PowerAction::Sleep).expect("sleeps");
+        let asleep = system_power_state();
+        // The device signals: the driver completes the WAIT_WAKE it kept.
+        let mut wait_wake =
+            fdo.extension::<waker::Extension>().wait_wake.lock().take().expect("WAIT_WAKE kept");
+        *wait_wake.io_status_mut() = IoStatusBlock { status: STATUS_SUCCESS, information: 0 };
+        io_complete_request(wait_wake, IO_NO_INCREMENT);
+        ke_wait_for_single_object(&request.done, None);
+        for _ in 0..100 {
+            if system_power_state() == SystemPowerState::Working {
+                break;
+            }
+            ke_delay_execution_thread(Interval::relative_ms(1));
+        }
+        let log = bench.log.lines();
+        pnp::remove_device(node).expect("removal");
+        (armed, asleep, system_power_state(), take_power_broadcasts(), log)
+    });
+    assert_eq!(
+        run.value(),
+        (
+            STATUS_PENDING,
+            SystemPowerState::Sleeping3,
+            SystemPowerState::Working,
+            vec![
+                PowerBroadcast::QuerySuspend,
+                PowerBroadcast::Suspend,
+                PowerBroadcast::ResumeSuspend
+            ],
+            vec!["done S3 STATUS_SUCCESS".to_string()],
+        )
+    );
+}
