@@ -6,7 +6,9 @@
 //! (system, device) be active at a device object at a time; another one
 //! sent meanwhile is held, as if the driver below had pended it, until the
 //! driver holding the current one calls PoStartNextPowerIrp. A device
-//! without DO_POWER_PAGABLE gets its power IRPs at DISPATCH_LEVEL.
+//! without DO_POWER_PAGABLE gets its power IRPs at DISPATCH_LEVEL; a
+//! pageable one at PASSIVE_LEVEL, from a system thread of the power
+//! manager's when the IRP was sent at DISPATCH_LEVEL.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU8, Ordering};
