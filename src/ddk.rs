@@ -38,6 +38,7 @@ pub use crate::po::{
 };
 pub use crate::ps::Thread;
 pub use crate::status::*;
+pub use crate::win32::{FILE_SHARE_READ, FILE_SHARE_WRITE, GENERIC_READ, GENERIC_WRITE, Handle};
 
 pub use crate::ex::allocate_pool as ex_allocate_pool;
 pub use crate::io::acquire_cancel_spin_lock as io_acquire_cancel_spin_lock;
@@ -124,4 +125,9 @@ pub use crate::ps::create_system_thread_named as ps_create_system_thread_named;
 pub use crate::ps::terminate_system_thread as ps_terminate_system_thread;
 pub use crate::rtl::dbg_print;
 pub use crate::rtl::nt_status_to_dos_error as rtl_nt_status_to_dos_error;
+pub use crate::zw::FILE_OPEN;
+pub use crate::zw::close as zw_close;
+pub use crate::zw::create_file as zw_create_file;
+pub use crate::zw::read_file as zw_read_file;
+pub use crate::zw::write_file as zw_write_file;
 pub use crate::zw::yield_execution as zw_yield_execution;

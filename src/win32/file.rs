@@ -46,14 +46,16 @@ fn nt_path(path: &str) -> String {
     }
 }
 
-fn open(
-    path: &str,
+/// Opens the device an NT object name resolves to (`\??\Wdm1`,
+/// `\Device\PHDDebugPrint`), sending IRP_MJ_CREATE down its stack.
+pub(crate) fn open_nt(
+    name: &str,
     desired_access: u32,
     share_mode: u32,
     disposition: u32,
     flags: u32,
 ) -> Result<Handle, NtStatus> {
-    let (device, rest) = with_system(|s| s.namespace.lock().resolve(&nt_path(path)))?;
+    let (device, rest) = with_system(|s| s.namespace.lock().resolve(name))?;
     if device.is_deleted() {
         return Err(STATUS_OBJECT_NAME_NOT_FOUND);
     }
@@ -98,7 +100,13 @@ pub fn create_file(
     creation_disposition: u32,
     flags_and_attributes: u32,
 ) -> Handle {
-    match open(path, desired_access, share_mode, creation_disposition, flags_and_attributes) {
+    match open_nt(
+        &nt_path(path),
+        desired_access,
+        share_mode,
+        creation_disposition,
+        flags_and_attributes,
+    ) {
         Ok(handle) => handle,
         Err(status) => {
             fail(status);
@@ -110,17 +118,30 @@ pub fn create_file(
 /// CloseHandle: IRP_MJ_CLEANUP then IRP_MJ_CLOSE for the handle's file
 /// object. ERROR_INVALID_HANDLE for a handle that is not open.
 pub fn close_handle(handle: Handle) -> bool {
-    let file = match handle::remove(handle) {
-        Ok(file) => file,
-        Err(status) => return fail(status),
-    };
+    match close(handle) {
+        Ok(()) => true,
+        Err(status) => fail(status),
+    }
+}
+
+/// Closes a handle: IRP_MJ_CLEANUP, then IRP_MJ_CLOSE.
+fn close(handle: Handle) -> Result<(), NtStatus> {
+    let file = handle::remove(handle)?;
     let top = get_attached_device(file.device_object());
     for major in [IRP_MJ_CLEANUP, IRP_MJ_CLOSE] {
         call(file.clone(), &top, major, Parameters::None, |_, _| Buffers::default(), &mut []);
     }
     file.device_object().0.open_count.fetch_sub(1, Ordering::AcqRel);
     crate::pnp::handle_closed(file.device_object());
-    true
+    Ok(())
+}
+
+/// ZwClose's half: the status instead of a BOOL and the last error.
+pub(crate) fn close_kernel_handle(handle: Handle) -> NtStatus {
+    match close(handle) {
+        Ok(()) => crate::status::STATUS_SUCCESS,
+        Err(status) => status,
+    }
 }
 
 /// SetFilePointer: moves a handle's position by `distance` (and the high

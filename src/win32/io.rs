@@ -78,6 +78,21 @@ pub(crate) fn call(
     (status, iosb)
 }
 
+/// A synchronous request on a kernel handle (ZwReadFile, ZwWriteFile):
+/// the status and the status block, never the last error.
+pub(crate) fn kernel_call(
+    handle: Handle,
+    major: u8,
+    parameters: Parameters,
+    buffers: impl FnOnce(&DeviceObject, &[u8]) -> Buffers,
+    out: &mut [u8],
+) -> (NtStatus, Option<IoStatusBlock>) {
+    match synchronous_file(handle) {
+        Ok(Open { file, top, .. }) => call(file, &top, major, parameters, buffers, out),
+        Err(status) => (status, None),
+    }
+}
+
 fn synchronous_file(handle: Handle) -> Result<Open, NtStatus> {
     let open = lookup(handle)?;
     if open.overlapped {

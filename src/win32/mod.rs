@@ -25,8 +25,10 @@ pub use file::{
     FILE_FLAG_OVERLAPPED, FILE_SHARE_READ, FILE_SHARE_WRITE, GENERIC_READ, GENERIC_WRITE,
     INVALID_SET_FILE_POINTER, OPEN_EXISTING, close_handle, create_file, set_file_pointer,
 };
+pub(crate) use file::{close_kernel_handle, open_nt};
 pub(crate) use handle::HandleTable;
 pub use handle::{Handle, INVALID_HANDLE_VALUE};
+pub(crate) use io::kernel_call;
 pub use io::{device_io_control, nt_device_io_control_file, read_file, write_file};
 pub use overlapped::{
     Overlapped, block_on, cancel_io, device_io_control_overlapped, get_overlapped_result,

@@ -1551,3 +1551,59 @@ fn a_deleted_device_lives_until_its_last_reference_goes() {
     });
     assert_eq!(run.value(), (true, false, (INVALID_HANDLE_VALUE, ERROR_FILE_NOT_FOUND), 2, 1));
 }
+
+/// A kernel thread's file calls (ZwCreateFile, ZwWriteFile, ZwReadFile,
+/// ZwClose; book l.9506–9550): the device opened by its NT name, I/O at an
+/// explicit byte offset, statuses instead of Win32 errors, and an unknown
+/// name refused with STATUS_OBJECT_NAME_NOT_FOUND.
+#[test]
+fn a_kernel_thread_uses_a_device_through_zw_calls() {
+    use wdmsim::drivers::wdm1;
+    let run = Machine::sim().processors(2).run(|| {
+        wdmsim::pnp::install(wdm1::package());
+        let node = wdmsim::pnp::add_root_device(wdm1::HARDWARE_ID).expect("starts");
+        let name =
+            wdmsim::pnp::pdo(node).and_then(|p| p.name().map(String::from)).expect("named PDO");
+        let worker = ps_create_system_thread(move || {
+            let access = GENERIC_READ | GENERIC_WRITE;
+            let share = FILE_SHARE_READ | FILE_SHARE_WRITE;
+            let missing = zw_create_file("\\Device\\NoSuchDevice", access, share, FILE_OPEN);
+            let h = zw_create_file(&name, access, share, FILE_OPEN).expect("opens by NT name");
+            let written = zw_write_file(h, b"kernel", 0);
+            let mut back = [0u8; 6];
+            let read = zw_read_file(h, &mut back, 0);
+            let closed = zw_close(h);
+            let twice = zw_close(h);
+            *RESULT.lock() = Some((missing.err(), written, read, back, closed, twice));
+        })
+        .expect("thread");
+        ke_wait_for_single_object(&worker, None);
+        let result = RESULT.lock().take();
+        wdmsim::pnp::remove_device(node).expect("removal");
+        result
+    });
+    let ok = |n| Some(IoStatusBlock { status: STATUS_SUCCESS, information: n });
+    assert_eq!(
+        run.value(),
+        Some((
+            Some(STATUS_OBJECT_NAME_NOT_FOUND),
+            (STATUS_SUCCESS, ok(6)),
+            (STATUS_SUCCESS, ok(6)),
+            *b"kernel",
+            STATUS_SUCCESS,
+            STATUS_INVALID_HANDLE
+        ))
+    );
+}
+
+type ZwResult = (
+    Option<NtStatus>,
+    (NtStatus, Option<IoStatusBlock>),
+    (NtStatus, Option<IoStatusBlock>),
+    [u8; 6],
+    NtStatus,
+    NtStatus,
+);
+
+/// Where the kernel thread of the Zw test leaves what it saw.
+static RESULT: wdmsim::sync::Mutex<Option<ZwResult>> = wdmsim::sync::Mutex::new(None);
