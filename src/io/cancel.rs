@@ -17,8 +17,9 @@ use super::device::DeviceObject;
 use super::irp::Irp;
 use super::irp_shared::IrpShared;
 use crate::ke::irql::{self, DISPATCH_LEVEL, Irql};
-use crate::ke::spin_lock::{acquire_spin_lock, release_spin_lock};
+use crate::ke::spin_lock::{acquire_spin_lock, held_here, release_spin_lock};
 use crate::sim::system::with_system;
+use crate::verifier::{self, Rule};
 
 /// A cancel routine: `(DeviceObject, the IRP to cancel)`.
 pub type CancelRoutine = fn(&DeviceObject, &CancelledIrp);
@@ -49,6 +50,16 @@ impl CancelledIrp {
     /// The IRP's number in traces.
     pub fn number(&self) -> u32 {
         self.shared.number()
+    }
+
+    /// The book's mistake, kept for its ported variants: IoCompleteRequest
+    /// on the cancelled IRP without having taken it out of any queue (book
+    /// DebugPrint's DbpCancelIrp, l.9756). In C that works only if nobody
+    /// else completes the IRP; here its owner still holds it, so its owner's
+    /// completion, or this call if the owner completed it already, is the
+    /// second completion: bug check 0x44 MULTIPLE_IRP_COMPLETE_REQUESTS.
+    pub fn complete_without_owning(&self) {
+        self.shared.complete_unowned();
     }
 }
 
@@ -115,7 +126,18 @@ pub fn cancel_irp(irp: &IrpCancelHandle) -> bool {
     match routine {
         Some((routine, device)) => {
             shared.cancel_irql.store(irql.0, Ordering::Release);
+            shared.cancel_routine_called.store(true, Ordering::Release);
             routine(&device, &CancelledIrp { shared: shared.clone() });
+            if held_here(&cancel_lock()) {
+                verifier::bug_check(
+                    Rule::ReturnedHoldingCancelLock,
+                    [u64::from(shared.number()), 0, 0],
+                    format!(
+                        "the cancel routine of IRP {} returned holding the cancel spin lock",
+                        shared.number()
+                    ),
+                );
+            }
             true
         }
         None => {

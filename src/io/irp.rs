@@ -36,9 +36,11 @@ use crate::po::{PowerAction, PowerSequence, PowerState, SystemPowerState};
 use crate::sim::pcr::{self, Mode};
 use crate::sim::system::with_system;
 use crate::sim::{self};
-use crate::status::{NtStatus, STATUS_NOT_SUPPORTED, STATUS_PENDING, STATUS_SUCCESS};
+use crate::status::{
+    NtStatus, STATUS_CANCELLED, STATUS_NOT_SUPPORTED, STATUS_PENDING, STATUS_SUCCESS,
+};
 use crate::trace::Event;
-use crate::verifier::{self, Rule};
+use crate::verifier::{self, Rule, WarningKind};
 
 /// IO_STATUS_BLOCK.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -340,7 +342,7 @@ impl Irp {
     /// A fresh IRP with `stack_size` locations.
     /// Taken from this thread's lookaside list when it has one.
     pub(crate) fn new(stack_size: u8, origin: Origin) -> Irp {
-        let (number, verify) = with_system(|s| (s.irp_number(), s.verifier.io_verification));
+        let (number, verify) = with_system(|s| (s.irp_number(), s.options.io_verification));
         let inner = match lookaside::take_irp() {
             Some(mut inner) => {
                 inner.prepare(number, stack_size, origin, verify, false);
@@ -763,6 +765,7 @@ pub fn complete_request(mut irp: Irp, priority_boost: i8) {
         irp.dispose();
         return;
     }
+    irp.inner.shared.check_completed_unowned();
     let status = irp.inner.io_status.status;
     if status == STATUS_PENDING {
         // Windows completes it (Wine's test_return_status sees the caller
@@ -885,12 +888,31 @@ fn finish(mut irp: Irp) {
             information: status.information as u64,
         });
     }
-    irp.inner.shared.check_power_started();
+    let shared = &irp.inner.shared;
+    shared.finished();
+    if shared.cancel_routine_called.load(Ordering::Acquire)
+        && (status.status != STATUS_CANCELLED || status.information != 0)
+    {
+        cancelled_without_cancel_status(irp.number(), status);
+    }
+    shared.check_power_started();
     if let Origin::Request(request) = &irp.inner.origin {
         let request = request.clone();
         request.finish(&mut irp);
     }
     irp.dispose();
+}
+
+#[cold]
+fn cancelled_without_cancel_status(number: u32, status: IoStatusBlock) {
+    verifier::warn(
+        WarningKind::CancelledWithoutCancelStatus,
+        format!(
+            "IRP {number} was cancelled (its cancel routine ran) but completed with {:?} and \
+             Information {}, not STATUS_CANCELLED and 0",
+            status.status, status.information
+        ),
+    );
 }
 
 /// A PnP IRP on its way down may not carry a failure (a failed IRP is

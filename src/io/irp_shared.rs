@@ -27,6 +27,13 @@ pub(crate) struct IrpShared {
     pub cancel_routine_set: AtomicBool,
     /// The IRQL IoCancelIrp raised from, for IoReleaseCancelSpinLock.
     pub cancel_irql: AtomicU8,
+    /// IoCancelIrp called the IRP's cancel routine.
+    pub cancel_routine_called: AtomicBool,
+    /// Completion reached the top: the IRP is done.
+    finished: AtomicBool,
+    /// A cancel routine completed the IRP without owning it (the book's
+    /// DebugPrint does, book l.9756): the owner's completion is a second one.
+    completed_unowned: AtomicBool,
     /// One record per stack location; empty without I/O verification.
     checks: Vec<LocationCheck>,
     /// For a verified SET_POWER or QUERY_POWER: each device whose driver
@@ -74,6 +81,9 @@ impl IrpShared {
             cancel_routine: Mutex::new(None),
             cancel_routine_set: AtomicBool::new(false),
             cancel_irql: AtomicU8::new(0),
+            cancel_routine_called: AtomicBool::new(false),
+            finished: AtomicBool::new(false),
+            completed_unowned: AtomicBool::new(false),
             checks: (0..checks).map(|_| LocationCheck::default()).collect(),
             power: Mutex::new(Vec::new()),
             power_used: AtomicBool::new(false),
@@ -103,10 +113,50 @@ impl IrpShared {
             self.cancel_routine_set.store(false, Ordering::Release);
         }
         self.cancel_irql.store(0, Ordering::Relaxed);
+        self.cancel_routine_called.store(false, Ordering::Relaxed);
+        self.finished.store(false, Ordering::Relaxed);
+        self.completed_unowned.store(false, Ordering::Relaxed);
         self.pnp_status_set.store(false, Ordering::Relaxed);
         let used = (locations as usize).min(self.checks.len());
         self.checks[..used].iter().for_each(|c| c.state.store(0, Ordering::Release));
         self.forget_power();
+    }
+
+    /// Completion of the IRP reached the top. Bug check 0x44 if a cancel
+    /// routine already completed it without owning it.
+    pub(crate) fn finished(&self) {
+        self.finished.store(true, Ordering::SeqCst);
+        if self.completed_unowned.load(Ordering::SeqCst) {
+            self.second_completion();
+        }
+    }
+
+    /// Whether a cancel routine completed the IRP without owning it: the
+    /// owner's IoCompleteRequest is then the second completion.
+    pub(crate) fn check_completed_unowned(&self) {
+        if self.completed_unowned.load(Ordering::Acquire) {
+            self.second_completion();
+        }
+    }
+
+    /// A cancel routine completes the IRP without owning it: bug check 0x44
+    /// at once if it was already completed, else when its owner completes
+    /// it.
+    pub(crate) fn complete_unowned(&self) {
+        self.completed_unowned.store(true, Ordering::SeqCst);
+        if self.finished.load(Ordering::SeqCst) {
+            self.second_completion();
+        }
+    }
+
+    #[cold]
+    fn second_completion(&self) {
+        let number = self.number();
+        verifier::bug_check(
+            Rule::MultipleIrpComplete,
+            [u64::from(number), 0, 0],
+            format!("IRP {number} completed twice: by its owner and by a cancel routine"),
+        );
     }
 
     /// Lets go of the devices the power record names.

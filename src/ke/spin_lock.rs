@@ -223,6 +223,15 @@ pub(crate) fn lock_raw(lock: &KSpinLock) {
     }
 }
 
+/// Whether the current processor holds `lock`.
+pub(crate) fn held_here(lock: &KSpinLock) -> bool {
+    match pcr::mode() {
+        Mode::Sim => with_sim(|s| s.locks.get(&lock.id()) == Some(&pcr::cpu())),
+        Mode::Threaded => lock.owner.load(Ordering::Acquire) == threaded::token(),
+        Mode::Off => false,
+    }
+}
+
 #[cold]
 fn recursive(lock: &KSpinLock) {
     verifier::bug_check(

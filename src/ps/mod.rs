@@ -47,6 +47,20 @@ pub fn create_system_thread_named(
     spawn(Some(name), Box::new(start))
 }
 
+/// As [`create_system_thread_named`], for a thread that lives as long as
+/// the machine (a driver's logging thread, say): it does not keep a run
+/// going. A run ends once only background threads are left, all waiting;
+/// they are then stopped where they wait, as a machine switched off.
+pub fn create_background_system_thread(
+    name: &'static str,
+    start: impl FnOnce() + Send + 'static,
+) -> Result<Thread, NtStatus> {
+    if !irql::check_max_irql("PsCreateSystemThread", PASSIVE_LEVEL) {
+        return Err(STATUS_INVALID_PARAMETER);
+    }
+    Ok(start_thread_as(Some(name), true, Box::new(start)))
+}
+
 fn spawn(name: Option<&'static str>, start: Box<dyn FnOnce() + Send>) -> Result<Thread, NtStatus> {
     if !irql::check_max_irql("PsCreateSystemThread", PASSIVE_LEVEL) {
         return Err(STATUS_INVALID_PARAMETER);
@@ -57,13 +71,21 @@ fn spawn(name: Option<&'static str>, start: Box<dyn FnOnce() + Send>) -> Result<
 /// Starts a system thread from any IRQL: the executive's own worker
 /// threads, which ExQueueWorkItem may need from DISPATCH_LEVEL.
 pub(crate) fn start_thread(name: Option<&'static str>, start: Box<dyn FnOnce() + Send>) -> Thread {
+    start_thread_as(name, false, start)
+}
+
+fn start_thread_as(
+    name: Option<&'static str>,
+    background: bool,
+    start: Box<dyn FnOnce() + Send>,
+) -> Thread {
     let header = DispatcherHeader::new(ObjectKind::Thread, name, false);
     match pcr::require_machine("PsCreateSystemThread") {
         Mode::Sim => {
-            with_sim(|s| s.create_thread(name, header.clone(), start));
+            with_sim(|s| s.create_thread(name, header.clone(), background, start));
             sim::yield_point();
         }
-        _ => threaded::spawn_thread(name, header.clone(), start),
+        _ => threaded::spawn_thread(name, header.clone(), background, start),
     }
     Thread { header }
 }

@@ -22,7 +22,7 @@ pub(crate) mod threaded;
 pub use explore::Exploration;
 pub use report::{CpuReport, MachineReport, ThreadReport};
 pub use sched::{Choice, Strategy};
-pub use system::VerifierOptions;
+pub use system::SystemOptions;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -68,7 +68,7 @@ enum Kind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Machine {
     kind: Kind,
-    verifier: VerifierOptions,
+    options: SystemOptions,
 }
 
 /// A machine configuration that cannot be built.
@@ -131,6 +131,8 @@ pub struct Run<T> {
     pub now_ticks: u64,
     /// One line that rebuilds this machine, to replay the run.
     pub replay: String,
+    /// What the verifier warned of, in order.
+    pub warnings: Vec<crate::verifier::Warning>,
 }
 
 impl<T> Run<T> {
@@ -185,19 +187,27 @@ impl Machine {
                 steps_max: STEPS_MAX_DEFAULT,
                 trace: true,
             }),
-            verifier: VerifierOptions::default(),
+            options: SystemOptions::default(),
         }
     }
 
     /// A threaded machine: 2 processors on real OS threads.
     pub fn threaded() -> Machine {
-        Machine { kind: Kind::Threaded { processors: 2 }, verifier: VerifierOptions::default() }
+        Machine { kind: Kind::Threaded { processors: 2 }, options: SystemOptions::default() }
     }
 
     /// Driver Verifier's I/O Verification (on by default). Off, a driver's
     /// IRP mistakes behave as on a machine without Driver Verifier.
     pub fn io_verification(mut self, on: bool) -> Machine {
-        self.verifier.io_verification = on;
+        self.options.io_verification = on;
+        self
+    }
+
+    /// Drivers built with their DebugPrint trace calls on (the book's
+    /// checked build, DBG=1, book l.3998). Off by default: a trace call is
+    /// then a plain `tracing` event and no DebugPrint client thread runs.
+    pub fn debug_print(mut self, on: bool) -> Machine {
+        self.options.debug_print = on;
         self
     }
 
@@ -269,10 +279,13 @@ impl Machine {
                         format!(".strategy(Strategy::Pct {{ depth: {depth}, steps: {steps} }})")
                     }
                 };
-                format!("Machine::sim().processors({}){strategy}.seed({:#x})", c.processors, c.seed)
+                format!(
+                    "Machine::sim().processors({}){strategy}.seed({:#x}){}",
+                    c.processors, c.seed, self.options
+                )
             }
             Kind::Threaded { processors } => {
-                format!("Machine::threaded().processors({processors})")
+                format!("Machine::threaded().processors({processors}){}", self.options)
             }
         }
     }
@@ -281,9 +294,9 @@ impl Machine {
     /// at PASSIVE_LEVEL, and runs until every thread has ended.
     pub fn run<T: 'static>(&self, scenario: impl FnOnce() -> T + 'static) -> Run<T> {
         match &self.kind {
-            Kind::Sim(config) => run_sim(config, self.verifier, self.replay_line(), scenario),
+            Kind::Sim(config) => run_sim(config, self.options, self.replay_line(), scenario),
             Kind::Threaded { processors } => {
-                threaded::run(*processors, self.verifier, self.replay_line(), scenario)
+                threaded::run(*processors, self.options, self.replay_line(), scenario)
             }
         }
     }
@@ -318,7 +331,7 @@ pub(crate) fn next_tag() -> u32 {
 
 fn run_sim<T: 'static>(
     config: &SimConfig,
-    verifier: VerifierOptions,
+    options: SystemOptions,
     replay: String,
     scenario: impl FnOnce() -> T + 'static,
 ) -> Run<T> {
@@ -329,20 +342,26 @@ fn run_sim<T: 'static>(
         steps: 0,
         now_ticks: 0,
         replay: replay.clone(),
+        warnings: Vec::new(),
     };
     if let Err(error) = validate(config.processors) {
         return failed(Failure::Config(error));
     }
     let tag = next_tag();
     state::install(Box::new(SimState::new(config.clone())));
-    system::set(Some(std::sync::Arc::new(system::System::new(verifier))));
+    system::set(Some(std::sync::Arc::new(system::System::new(options))));
     pcr::attach(Mode::Sim, tag);
 
     let value: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
     let slot = value.clone();
     let main = DispatcherHeader::new(ObjectKind::Thread, Some("main"), false);
     with_sim(|s| {
-        s.create_thread(Some("main"), main, Box::new(move || *slot.borrow_mut() = Some(scenario())))
+        s.create_thread(
+            Some("main"),
+            main,
+            false,
+            Box::new(move || *slot.borrow_mut() = Some(scenario())),
+        )
     });
 
     let mut strategy = config.strategy.build(config.seed);
@@ -355,6 +374,7 @@ fn run_sim<T: 'static>(
     drop(fibers);
     let spawns = with_sim(|s| std::mem::take(&mut s.spawns));
     drop(spawns);
+    let warnings = system::with_system(|s| std::mem::take(&mut *s.warnings.lock()));
     let state = state::uninstall();
     system::set(None);
     pcr::reset();
@@ -377,6 +397,7 @@ fn run_sim<T: 'static>(
         steps: state.step,
         now_ticks: state.now_ticks,
         replay,
+        warnings,
     }
 }
 

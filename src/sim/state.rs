@@ -140,6 +140,9 @@ pub(crate) struct ThreadRec {
     pub last_error: u32,
     /// The thread object, signaled when the thread ends.
     pub object: Arc<DispatcherHeader>,
+    /// A background thread does not keep the run going: once only
+    /// background threads are left, all waiting, the run is over.
+    pub background: bool,
 }
 
 /// What a blocked thread waits for.
@@ -288,6 +291,7 @@ impl SimState {
         &mut self,
         name: Option<&'static str>,
         object: Arc<DispatcherHeader>,
+        background: bool,
         body: Box<dyn FnOnce()>,
     ) -> ThreadId {
         let number = self.trace.add_thread(name);
@@ -300,6 +304,7 @@ impl SimState {
             wait_status: STATUS_SUCCESS,
             last_error: 0,
             object,
+            background,
         });
         self.spawns.push(Spawn { thread, body });
         self.record(Event::ThreadCreate { thread: number });
@@ -509,9 +514,10 @@ impl SimState {
         }
     }
 
-    /// True when nothing is left to do: no thread, frame, DPC or request.
+    /// True when nothing is left to do: no frame, DPC or request, and no
+    /// thread but background ones waiting.
     pub(crate) fn quiescent(&self) -> bool {
-        self.threads.is_empty()
+        self.threads.iter().all(|(_, t)| t.background && t.state == ThreadState::Waiting)
             && self.spawns.is_empty()
             && self.cpus.iter().all(|c| c.frames.is_empty() && c.dpcs.is_empty())
     }

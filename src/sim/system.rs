@@ -6,7 +6,9 @@
 //! host lock, held only for the few instructions of a lookup or an update,
 //! never across a kernel call.
 
+use std::any::Any;
 use std::cell::RefCell;
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
@@ -21,24 +23,53 @@ use crate::po::SystemPower;
 use crate::sync::Mutex;
 use crate::win32::HandleTable;
 
-/// Which of Driver Verifier's options are on.
+/// How the machine is set up: Driver Verifier's options, and how its
+/// drivers were built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct VerifierOptions {
+pub struct SystemOptions {
     /// I/O Verification: the 0xC9 checks on IRP handling (pending marks,
     /// returned statuses, dropped IRPs). Off, IRPs behave as on a machine
     /// without Driver Verifier (what Wine's conformance tests observe).
     pub io_verification: bool,
+    /// Drivers' DebugPrint calls are on (a checked build, book l.3998).
+    pub debug_print: bool,
 }
 
-impl Default for VerifierOptions {
+impl Default for SystemOptions {
     fn default() -> Self {
-        VerifierOptions { io_verification: true }
+        SystemOptions { io_verification: true, debug_print: false }
+    }
+}
+
+/// The builder calls that set these options on a default machine, for
+/// replay lines.
+impl fmt::Display for SystemOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.io_verification {
+            f.write_str(".io_verification(false)")?;
+        }
+        if self.debug_print {
+            f.write_str(".debug_print(true)")?;
+        }
+        Ok(())
+    }
+}
+
+/// One driver image's global of some type.
+struct ImageGlobal {
+    image: &'static str,
+    value: Arc<dyn Any + Send + Sync>,
+}
+
+impl fmt::Debug for ImageGlobal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ImageGlobal({})", self.image)
     }
 }
 
 #[derive(Debug)]
 pub(crate) struct System {
-    pub verifier: VerifierOptions,
+    pub options: SystemOptions,
     pub namespace: Mutex<Namespace>,
     pub interfaces: Mutex<InterfaceRegistry>,
     pub handles: Mutex<HandleTable>,
@@ -57,15 +88,21 @@ pub(crate) struct System {
     pub allocation_failures: AtomicU32,
     /// The I/O manager's cancel spin lock (IoAcquireCancelSpinLock).
     pub cancel_lock: Arc<KSpinLock>,
+    /// What driver images keep in global variables across calls (the
+    /// client state of the book's DebugPrint library, say): per machine, as
+    /// each machine loads its own copy of a driver.
+    image_globals: Mutex<Vec<ImageGlobal>>,
+    /// The verifier's warnings so far.
+    pub warnings: Mutex<Vec<crate::verifier::Warning>>,
     /// Bumped whenever a device stack changes (attach, detach, delete), so
     /// an open handle's cached top of stack knows when to look again.
     stacks_epoch: AtomicU64,
 }
 
 impl System {
-    pub(crate) fn new(verifier: VerifierOptions) -> System {
+    pub(crate) fn new(options: SystemOptions) -> System {
         System {
-            verifier,
+            options,
             namespace: Mutex::new(Namespace::default()),
             interfaces: Mutex::new(InterfaceRegistry::default()),
             handles: Mutex::new(HandleTable::default()),
@@ -80,6 +117,28 @@ impl System {
             allocation_failures: AtomicU32::new(0),
             cancel_lock: Arc::new(KSpinLock::named("Cancel")),
             stacks_epoch: AtomicU64::new(0),
+            image_globals: Mutex::new(Vec::new()),
+            warnings: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The global of type `T` that the image `image` stored, if any.
+    pub(crate) fn image_global<T: Any + Send + Sync>(&self, image: &str) -> Option<Arc<T>> {
+        let globals = self.image_globals.lock();
+        let found = globals.iter().find(|g| g.image == image && g.value.is::<T>())?;
+        found.value.clone().downcast::<T>().ok()
+    }
+
+    /// Stores (or with `None` removes) image `image`'s global of type `T`.
+    pub(crate) fn set_image_global<T: Any + Send + Sync>(
+        &self,
+        image: &'static str,
+        value: Option<Arc<T>>,
+    ) {
+        let mut globals = self.image_globals.lock();
+        globals.retain(|g| !(g.image == image && g.value.is::<T>()));
+        if let Some(value) = value {
+            globals.push(ImageGlobal { image, value });
         }
     }
 

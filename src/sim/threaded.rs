@@ -70,6 +70,8 @@ pub(crate) struct Machine {
     timers: Sender<TimerCommand>,
     lines: Mutex<Vec<Line>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// Background threads: stopped, not waited for, at the end of a run.
+    background: Mutex<Vec<JoinHandle<()>>>,
 }
 
 thread_local! {
@@ -174,27 +176,28 @@ fn guarded(machine: &Machine, body: impl FnOnce()) {
 
 pub(crate) fn run<T>(
     processors: u32,
-    verifier: super::system::VerifierOptions,
+    options: super::system::SystemOptions,
     replay: String,
     scenario: impl FnOnce() -> T,
 ) -> Run<T> {
-    let finish = |result, now_ticks| Run {
+    let finish = |result, now_ticks, warnings| Run {
         result,
         trace: Trace::default(),
         seed: 0,
         steps: 0,
         now_ticks,
         replay: replay.clone(),
+        warnings,
     };
     if let Err(error) = super::validate(processors) {
-        return finish(Err(Failure::Config(error)), 0);
+        return finish(Err(Failure::Config(error)), 0, Vec::new());
     }
     let (worker_txs, worker_rxs): (Vec<_>, Vec<_>) =
         (0..processors).map(|_| crossbeam_channel::unbounded()).unzip();
     let (timer_tx, timer_rx) = crossbeam_channel::unbounded();
     let machine = Arc::new(Machine {
         tag: super::next_tag(),
-        system: Arc::new(super::system::System::new(verifier)),
+        system: Arc::new(super::system::System::new(options)),
         processors,
         start: Instant::now(),
         next_object: AtomicU32::new(0),
@@ -207,6 +210,7 @@ pub(crate) fn run<T>(
         timers: timer_tx,
         lines: Mutex::new((0..IRQ_LINES).map(|_| Line::default()).collect()),
         threads: Mutex::new(Vec::new()),
+        background: Mutex::new(Vec::new()),
     });
     let mut helpers: Vec<JoinHandle<()>> = worker_rxs
         .into_iter()
@@ -242,6 +246,15 @@ pub(crate) fn run<T>(
         }
         threads.into_iter().for_each(|t| drop(t.join()));
     }
+    // Switch the machine off under its background threads: each unwinds at
+    // its next kernel call (a wait returns at once on a halted machine).
+    let background = std::mem::take(&mut *machine.background.lock());
+    if !background.is_empty() {
+        machine.halted.store(true, Ordering::Release);
+        drop(machine.dispatcher.lock());
+        machine.dispatcher_cv.notify_all();
+        background.into_iter().for_each(|t| drop(t.join()));
+    }
     let now_ticks = machine.ticks_since_start(Instant::now());
     machine.workers.iter().for_each(|w| drop(w.send(Job::Stop)));
     drop(machine.timers.send(TimerCommand::Stop));
@@ -251,7 +264,8 @@ pub(crate) fn run<T>(
         Some(failure) => Err(failure),
         None => value.ok_or(Failure::Unfinished),
     };
-    finish(result, now_ticks)
+    let warnings = std::mem::take(&mut *machine.system.warnings.lock());
+    finish(result, now_ticks, warnings)
 }
 
 fn worker(machine: Arc<Machine>, cpu: u32, jobs: Receiver<Job>) {
@@ -442,6 +456,7 @@ pub(crate) fn with_line<R>(irq: u8, f: impl FnOnce(&mut Line, u32) -> R) -> R {
 pub(crate) fn spawn_thread(
     name: Option<&'static str>,
     header: Arc<DispatcherHeader>,
+    background: bool,
     start: Box<dyn FnOnce() + Send>,
 ) {
     let machine = machine();
@@ -459,7 +474,10 @@ pub(crate) fn spawn_thread(
             detach();
         })
         .expect("wdmsim: cannot start a system thread");
-    machine.threads.lock().push(handle);
+    match background {
+        true => machine.background.lock().push(handle),
+        false => machine.threads.lock().push(handle),
+    }
 }
 
 /// Runs `f` under the dispatcher lock, waking every waiter after if `notify`.

@@ -152,6 +152,10 @@ pub enum Event {
         source: u32,
         text: u32,
     },
+    /// A verifier warning (string table index).
+    Warning {
+        text: u32,
+    },
 }
 
 /// An event stamped with the virtual time it happened at.
@@ -322,6 +326,7 @@ impl Trace {
             Event::Print { source, text } => {
                 format!("{}: {}", self.string(source), self.string(text))
             }
+            Event::Warning { text } => format!("WARNING {}", self.string(text)),
         }
     }
 

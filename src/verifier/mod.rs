@@ -6,8 +6,11 @@
 //! back to the test as an error. Nothing here panics the test process.
 
 mod rules;
+mod warning;
 
 pub use rules::Rule;
+pub(crate) use warning::warn;
+pub use warning::{Warning, WarningKind};
 
 use std::fmt;
 
@@ -71,7 +74,7 @@ pub(crate) struct Halt;
 /// are off, as on a machine without Driver Verifier.
 #[cold]
 pub(crate) fn io_violation(rule: Rule, args: [u64; 3], message: impl FnOnce() -> String) {
-    if crate::sim::system::with_system(|s| s.verifier.io_verification) {
+    if crate::sim::system::with_system(|s| s.options.io_verification) {
         bug_check(rule, args, message());
     }
 }

@@ -26,6 +26,10 @@ const KMODE_EXCEPTION_NOT_HANDLED: u32 = 0x1E;
 const DRIVER_POWER_STATE_FAILURE: u32 = 0x9F;
 /// INTERNAL_POWER_ERROR.
 const INTERNAL_POWER_ERROR: u32 = 0xA0;
+/// MULTIPLE_IRP_COMPLETE_REQUESTS.
+const MULTIPLE_IRP_COMPLETE_REQUESTS: u32 = 0x44;
+/// DRIVER_RETURNED_HOLDING_CANCEL_LOCK.
+const DRIVER_RETURNED_HOLDING_CANCEL_LOCK: u32 = 0x11B;
 
 /// A kernel rule the verifier checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -99,6 +103,13 @@ pub enum Rule {
     CompleteWithCancelRoutine,
     /// IoCallDriver above DISPATCH_LEVEL. 0xC9/0x10: IRQL, IRP.
     CallDriverAboveDispatch,
+    /// An IRP completed twice: a second IoCompleteRequest on an IRP that
+    /// was already completed (and may have been freed or reused, book
+    /// l.10992). 0x44: IRP.
+    MultipleIrpComplete,
+    /// A cancel routine returned still holding the cancel spin lock.
+    /// 0x11B: IRP, cancel routine.
+    ReturnedHoldingCancelLock,
     /// A device deleted while still attached to a lower one. 0xC9/0x201.
     DeleteAttachedDevice,
     /// IoDetachDevice on a device with nothing attached. 0xC9/0x202.
@@ -220,6 +231,8 @@ impl Rule {
             | PowerIrpStartedTwice
             | SystemPowerStateByDriver => DRIVER_VERIFIER_IOMANAGER_VIOLATION,
             PowerIrpNotStarted => DRIVER_POWER_STATE_FAILURE,
+            MultipleIrpComplete => MULTIPLE_IRP_COMPLETE_REQUESTS,
+            ReturnedHoldingCancelLock => DRIVER_RETURNED_HOLDING_CANCEL_LOCK,
             PowerIrpToPagableAtDispatch => INTERNAL_POWER_ERROR,
             _ => DRIVER_VERIFIER_DETECTED_VIOLATION,
         }
@@ -280,7 +293,9 @@ impl Rule {
             | ThreadExitAtRaisedIrql
             | MaximumWaitObjectsExceeded
             | BadExtensionType
-            | NoMoreIrpStackLocations => return None,
+            | NoMoreIrpStackLocations
+            | MultipleIrpComplete
+            | ReturnedHoldingCancelLock => return None,
         })
     }
 
@@ -326,6 +341,8 @@ impl Rule {
             CompleteAboveDispatch => "IoCompleteRequest above DISPATCH_LEVEL",
             CompleteWithCancelRoutine => "IoCompleteRequest with the cancel routine still set",
             CallDriverAboveDispatch => "IoCallDriver above DISPATCH_LEVEL",
+            MultipleIrpComplete => "IRP completed twice",
+            ReturnedHoldingCancelLock => "cancel routine returned holding the cancel spin lock",
             DeleteAttachedDevice => "device deleted while attached",
             DetachNotAttached => "IoDetachDevice with nothing attached",
             FreeIrpInUse => "IoFreeIrp on an IRP in use",
@@ -381,6 +398,8 @@ pub(crate) fn code_name(code: u32) -> &'static str {
         KMODE_EXCEPTION_NOT_HANDLED => "KMODE_EXCEPTION_NOT_HANDLED",
         DRIVER_POWER_STATE_FAILURE => "DRIVER_POWER_STATE_FAILURE",
         INTERNAL_POWER_ERROR => "INTERNAL_POWER_ERROR",
+        MULTIPLE_IRP_COMPLETE_REQUESTS => "MULTIPLE_IRP_COMPLETE_REQUESTS",
+        DRIVER_RETURNED_HOLDING_CANCEL_LOCK => "DRIVER_RETURNED_HOLDING_CANCEL_LOCK",
         _ => "UNKNOWN_STOP",
     }
 }
