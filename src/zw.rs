@@ -40,7 +40,7 @@ pub fn create_file(
     if !irql::check_max_irql("ZwCreateFile", PASSIVE_LEVEL) {
         return Err(STATUS_INVALID_DEVICE_STATE);
     }
-    crate::win32::open_nt(object_name, desired_access, share_access, create_disposition, 0)
+    crate::win32::open_nt(object_name, desired_access, share_access, create_disposition, 0, true)
 }
 
 /// ZwWriteFile: writes `data` at `byte_offset` and waits; the status and the

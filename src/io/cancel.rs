@@ -13,6 +13,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
+use super::csq::CsqInner;
 use super::device::DeviceObject;
 use super::irp::Irp;
 use super::irp_shared::IrpShared;
@@ -24,10 +25,20 @@ use crate::verifier::{self, Rule};
 /// A cancel routine: `(DeviceObject, the IRP to cancel)`.
 pub type CancelRoutine = fn(&DeviceObject, &CancelledIrp);
 
+/// What Irp->CancelRoutine holds: the routine, the device of the driver
+/// that set it, and for an IRP in a cancel-safe queue, that queue.
+pub(crate) struct CancelSlot {
+    pub routine: CancelRoutine,
+    pub device: DeviceObject,
+    pub queue: Option<Arc<CsqInner>>,
+}
+
 /// What a cancel routine is told: which IRP, and the IRQL to release the
 /// cancel spin lock to.
 pub struct CancelledIrp {
     shared: Arc<IrpShared>,
+    /// The cancel-safe queue the IRP is in, if any.
+    pub(crate) queue: Option<Arc<CsqInner>>,
 }
 
 impl fmt::Debug for CancelledIrp {
@@ -75,6 +86,13 @@ impl fmt::Debug for IrpCancelHandle {
     }
 }
 
+impl IrpCancelHandle {
+    /// The IRP's number in traces.
+    pub fn number(&self) -> u32 {
+        self.shared.number()
+    }
+}
+
 impl Irp {
     /// A handle for IoCancelIrp, kept by the IRP's sender.
     pub fn cancel_handle(&self) -> IrpCancelHandle {
@@ -101,11 +119,20 @@ pub fn release_cancel_spin_lock(irql: Irql) {
 /// routine, atomically, and returns the previous one. The routine will be
 /// called with the device of the current stack location.
 pub fn set_cancel_routine(irp: &mut Irp, routine: Option<CancelRoutine>) -> Option<CancelRoutine> {
+    exchange_cancel_slot(irp, routine, None)
+}
+
+/// IoSetCancelRoutine with the cancel-safe queue the IRP goes into.
+pub(crate) fn exchange_cancel_slot(
+    irp: &mut Irp,
+    routine: Option<CancelRoutine>,
+    queue: Option<Arc<CsqInner>>,
+) -> Option<CancelRoutine> {
     let device = irp.current_stack_location().device_object().cloned();
     let shared = &irp.inner.shared;
     let mut slot = shared.cancel_routine.lock();
-    let previous = slot.take().map(|(r, _)| r);
-    *slot = routine.zip(device);
+    let previous = slot.take().map(|s| s.routine);
+    *slot = routine.zip(device).map(|(routine, device)| CancelSlot { routine, device, queue });
     shared.cancel_routine_set.store(slot.is_some(), Ordering::Release);
     previous
 }
@@ -121,13 +148,18 @@ pub fn cancel_irp(irp: &IrpCancelHandle) -> bool {
     let routine = {
         let mut slot = shared.cancel_routine.lock();
         shared.cancel_routine_set.store(false, Ordering::Release);
-        slot.take()
+        let routine = slot.take();
+        // Under the slot's lock, so a completer that clears the slot after
+        // this sees the flag (IrpShared::finished relies on it).
+        if routine.is_some() {
+            shared.cancel_routine_called.store(true, Ordering::Release);
+        }
+        routine
     };
     match routine {
-        Some((routine, device)) => {
+        Some(CancelSlot { routine, device, queue }) => {
             shared.cancel_irql.store(irql.0, Ordering::Release);
-            shared.cancel_routine_called.store(true, Ordering::Release);
-            routine(&device, &CancelledIrp { shared: shared.clone() });
+            routine(&device, &CancelledIrp { shared: shared.clone(), queue });
             if held_here(&cancel_lock()) {
                 verifier::bug_check(
                     Rule::ReturnedHoldingCancelLock,

@@ -889,11 +889,14 @@ fn finish(mut irp: Irp) {
         });
     }
     let shared = &irp.inner.shared;
-    shared.finished();
-    if shared.cancel_routine_called.load(Ordering::Acquire)
-        && (status.status != STATUS_CANCELLED || status.information != 0)
-    {
-        cancelled_without_cancel_status(irp.number(), status);
+    // Only a cancel routine can complete an IRP it does not own, and one
+    // that ran took the routine from the slot before whoever completes
+    // cleared it: this load sees it (the slot's lock orders the two).
+    if shared.cancel_routine_called.load(Ordering::Acquire) {
+        shared.finished();
+        if status.status != STATUS_CANCELLED || status.information != 0 {
+            cancelled_without_cancel_status(irp.number(), status);
+        }
     }
     shared.check_power_started();
     if let Origin::Request(request) = &irp.inner.origin {

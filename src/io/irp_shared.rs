@@ -11,7 +11,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
-use super::cancel::CancelRoutine;
+use super::cancel::CancelSlot;
 use super::device::DeviceObject;
 use crate::status::{NtStatus, STATUS_PENDING};
 use crate::sync::Mutex;
@@ -22,7 +22,7 @@ pub(crate) struct IrpShared {
     /// Irp->Cancel.
     pub cancel: AtomicBool,
     /// The cancel routine and the device of the driver that set it.
-    pub cancel_routine: Mutex<Option<(CancelRoutine, DeviceObject)>>,
+    pub cancel_routine: Mutex<Option<CancelSlot>>,
     /// Whether `cancel_routine` is set, readable without its lock.
     pub cancel_routine_set: AtomicBool,
     /// The IRQL IoCancelIrp raised from, for IoReleaseCancelSpinLock.
@@ -122,8 +122,9 @@ impl IrpShared {
         self.forget_power();
     }
 
-    /// Completion of the IRP reached the top. Bug check 0x44 if a cancel
-    /// routine already completed it without owning it.
+    /// Completion of the IRP reached the top (called when a cancel routine
+    /// ran for it). Bug check 0x44 if that routine already completed it
+    /// without owning it.
     pub(crate) fn finished(&self) {
         self.finished.store(true, Ordering::SeqCst);
         if self.completed_unowned.load(Ordering::SeqCst) {

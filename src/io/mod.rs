@@ -5,6 +5,7 @@
 mod buffer;
 mod cancel;
 pub mod codes;
+mod csq;
 pub mod ctl_code;
 pub(crate) mod device;
 mod driver;
@@ -22,6 +23,10 @@ pub use buffer::{Mdl, Shared, UserMemory, get_system_address_for_mdl_safe};
 pub use cancel::{
     CancelRoutine, CancelledIrp, IrpCancelHandle, acquire_cancel_spin_lock, cancel_irp,
     release_cancel_spin_lock, set_cancel_routine,
+};
+pub use csq::{
+    CsqCompleteCanceledIrp, CsqIrpContext, IoCsq, csq_complete_canceled_irp, csq_insert_irp,
+    csq_remove_irp, csq_remove_next_irp, initialize_csq,
 };
 pub use device::{
     DO_BUFFERED_IO, DO_DEVICE_INITIALIZING, DO_DIRECT_IO, DO_EXCLUSIVE, DO_POWER_INRUSH,

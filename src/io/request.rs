@@ -335,6 +335,14 @@ impl Request {
         }
     }
 
+    /// The request's IRP, as reports name it.
+    pub(crate) fn describe(&self) -> String {
+        match &self.irp {
+            Some(irp) => format!("IRP {}", irp.number()),
+            None => "a request".to_string(),
+        }
+    }
+
     pub(crate) fn set_waker(&self, waker: &Waker) {
         *self.waker.lock() = Some(waker.clone());
     }

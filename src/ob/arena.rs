@@ -151,6 +151,15 @@ impl<T> Arena<T> {
             Some((id, value))
         })
     }
+
+    /// Live values in slot order, mutably.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Id<T>, &mut T)> {
+        self.slots.iter_mut().enumerate().filter_map(|(index, slot)| {
+            let value = slot.value.as_mut()?;
+            let id = Id { index: index as u32, generation: slot.generation, marker: PhantomData };
+            Some((id, value))
+        })
+    }
 }
 
 impl<T: fmt::Debug> fmt::Debug for Arena<T> {

@@ -93,8 +93,15 @@ fn start_thread_as(
 /// PsTerminateSystemThread: ends the calling system thread.
 pub fn terminate_system_thread(status: NtStatus) -> ! {
     let _ = status;
-    check_exit_irql();
+    exit_thread();
     std::panic::resume_unwind(Box::new(ThreadExit))
+}
+
+/// A thread's body returned (PspExitThread): it must be at PASSIVE_LEVEL,
+/// and its I/O in flight is cancelled and waited for (IoCancelThreadIo).
+pub(crate) fn exit_thread() {
+    check_exit_irql();
+    crate::win32::cancel_thread_io();
 }
 
 /// A system thread must end at PASSIVE_LEVEL (bug check 0x4A otherwise).

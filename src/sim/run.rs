@@ -102,7 +102,7 @@ fn spawn_pending(fibers: &mut Fibers) {
 fn thread_main(thread: ThreadId, body: Box<dyn FnOnce()>) {
     guarded(move || {
         body();
-        crate::ps::check_exit_irql();
+        crate::ps::exit_thread();
     });
     with_sim(|s| {
         if !s.halted {
@@ -114,11 +114,16 @@ fn thread_main(thread: ThreadId, body: Box<dyn FnOnce()>) {
 /// Runs a fiber body, turning the unwinds that end a thread (a bug check's
 /// halt, PsTerminateSystemThread) into a normal return, and a real panic
 /// (a failed assertion in a scenario) into a stop that the runner re-raises
-/// on the test thread.
+/// on the test thread. On a machine being torn down, the unwind is the
+/// fiber's stack being freed under a thread still waiting (a background
+/// thread at the end of a run): it goes on to the fiber's root.
 pub(crate) fn guarded(body: impl FnOnce()) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(body)) {
         if payload.is::<Halt>() || payload.is::<ThreadExit>() {
             return;
+        }
+        if with_sim(|s| s.halted) {
+            std::panic::resume_unwind(payload);
         }
         with_sim(|s| s.stop(Stop::Panic(payload)));
     }

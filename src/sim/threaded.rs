@@ -235,7 +235,7 @@ pub(crate) fn run<T>(
     let mut value = None;
     guarded(&machine, || {
         value = Some(scenario());
-        crate::ps::check_exit_irql();
+        crate::ps::exit_thread();
     });
     detach();
     // Wait for every system thread, including those started by others.
@@ -468,7 +468,7 @@ pub(crate) fn spawn_thread(
             attach(&m, cpu, Context::Thread);
             guarded(&m, || {
                 start();
-                crate::ps::check_exit_irql();
+                crate::ps::exit_thread();
             });
             under_dispatcher_lock(true, || header.set_signaled(true));
             detach();

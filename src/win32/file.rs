@@ -16,6 +16,7 @@ use crate::io::request::Buffers;
 use crate::io::{
     DO_DEVICE_INITIALIZING, DO_EXCLUSIVE, DeviceObject, FileObject, get_attached_device,
 };
+use crate::ke::wait_for_single_object;
 use crate::sim::system::with_system;
 use crate::status::{
     NtStatus, STATUS_ACCESS_DENIED, STATUS_INVALID_PARAMETER, STATUS_NO_SUCH_DEVICE,
@@ -54,6 +55,7 @@ pub(crate) fn open_nt(
     share_mode: u32,
     disposition: u32,
     flags: u32,
+    kernel: bool,
 ) -> Result<Handle, NtStatus> {
     let (device, rest) = with_system(|s| s.namespace.lock().resolve(name))?;
     if device.is_deleted() {
@@ -76,7 +78,6 @@ pub(crate) fn open_nt(
         share_access: share_mode as u16,
     };
     let top = get_attached_device(&device);
-    let no_buffers = |_: &DeviceObject, _: &[u8]| Buffers::default();
     // The file object references the device before IRP_MJ_CREATE goes down
     // (NT's ReferenceCount): an open in progress already counts as a handle
     // for the PnP manager's removal check.
@@ -86,7 +87,7 @@ pub(crate) fn open_nt(
         device.0.open_count.fetch_sub(1, Ordering::AcqRel);
         return Err(status);
     }
-    Ok(handle::insert(file, overlapped))
+    Ok(handle::insert(file, overlapped, kernel))
 }
 
 /// CreateFile: opens a device by its Win32 path. INVALID_HANDLE_VALUE on
@@ -106,6 +107,7 @@ pub fn create_file(
         share_mode,
         creation_disposition,
         flags_and_attributes,
+        false,
     ) {
         Ok(handle) => handle,
         Err(status) => {
@@ -124,16 +126,47 @@ pub fn close_handle(handle: Handle) -> bool {
     }
 }
 
-/// Closes a handle: IRP_MJ_CLEANUP, then IRP_MJ_CLOSE.
-fn close(handle: Handle) -> Result<(), NtStatus> {
-    let file = handle::remove(handle)?;
+/// Closes a handle (spec 04 §4.2, Case 3): IRP_MJ_CLEANUP at once, the
+/// driver's cue to cancel the file's IRPs it holds, with no cancel routine
+/// called; IRP_MJ_CLOSE once the file has no overlapped request in flight,
+/// so later, from a system thread, if one still is (the file object is
+/// referenced by its IRPs, and NT sends CLOSE when the last reference
+/// goes). A synchronous request another thread has in flight on the
+/// handle is not waited for.
+pub(super) fn close(handle: Handle) -> Result<(), NtStatus> {
+    let (file, pending) = handle::remove(handle)?;
     let top = get_attached_device(file.device_object());
-    for major in [IRP_MJ_CLEANUP, IRP_MJ_CLOSE] {
-        call(file.clone(), &top, major, Parameters::None, |_, _| Buffers::default(), &mut []);
+    call(file.clone(), &top, IRP_MJ_CLEANUP, Parameters::None, no_buffers, &mut []);
+    let pending: Vec<_> = pending.into_iter().filter(|r| r.done().is_none()).collect();
+    if pending.is_empty() {
+        send_close(file);
+        return Ok(());
     }
+    let deferred = file.clone();
+    let waiter = crate::ps::create_background_system_thread("deferred close", move || {
+        for request in &pending {
+            wait_for_single_object(request.event(), None);
+        }
+        send_close(deferred);
+    });
+    if waiter.is_err() {
+        // Only above PASSIVE_LEVEL, where the verifier has already stopped.
+        send_close(file);
+    }
+    Ok(())
+}
+
+fn no_buffers(_: &DeviceObject, _: &[u8]) -> Buffers {
+    Buffers::default()
+}
+
+/// IRP_MJ_CLOSE for a file whose handle is gone; the device loses the
+/// file's reference.
+fn send_close(file: FileObject) {
+    let top = get_attached_device(file.device_object());
+    call(file.clone(), &top, IRP_MJ_CLOSE, Parameters::None, no_buffers, &mut []);
     file.device_object().0.open_count.fetch_sub(1, Ordering::AcqRel);
     crate::pnp::handle_closed(file.device_object());
-    Ok(())
 }
 
 /// ZwClose's half: the status instead of a BOOL and the last error.

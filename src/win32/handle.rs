@@ -28,6 +28,8 @@ impl fmt::Debug for Handle {
 pub(crate) struct HandleEntry {
     pub file: FileObject,
     pub overlapped: bool,
+    /// A kernel handle (ZwCreateFile): not the process's to close at exit.
+    kernel: bool,
     /// The top of the file's device stack, as of stack epoch `top_epoch`
     /// (IoGetRelatedDeviceObject, walked again only after a stack changed).
     top: DeviceObject,
@@ -55,11 +57,11 @@ impl Handle {
     }
 }
 
-pub(crate) fn insert(file: FileObject, overlapped: bool) -> Handle {
+pub(crate) fn insert(file: FileObject, overlapped: bool, kernel: bool) -> Handle {
     with_system(|s| {
         let top_epoch = s.stacks_epoch();
         let top = get_attached_device(file.device_object());
-        let entry = HandleEntry { file, overlapped, top, top_epoch, pending: Vec::new() };
+        let entry = HandleEntry { file, overlapped, kernel, top, top_epoch, pending: Vec::new() };
         Handle::from_id(s.handles.lock().entries.insert(entry))
     })
 }
@@ -118,8 +120,40 @@ pub(crate) fn pending_of(handle: Handle, thread: u64) -> Result<Vec<Arc<Request>
     })
 }
 
-pub(crate) fn remove(handle: Handle) -> Result<FileObject, NtStatus> {
+/// Takes `handle` out of the table: its file object, and the overlapped
+/// requests still in flight on it.
+pub(crate) fn remove(handle: Handle) -> Result<(FileObject, Vec<Arc<Request>>), NtStatus> {
     let id = handle.id().ok_or(STATUS_INVALID_HANDLE)?;
-    with_system(|s| s.handles.lock().entries.remove(id).map(|e| e.file))
-        .ok_or(STATUS_INVALID_HANDLE)
+    let entry =
+        with_system(|s| s.handles.lock().entries.remove(id)).ok_or(STATUS_INVALID_HANDLE)?;
+    let pending = entry.pending.into_iter().filter(|(r, _)| r.done().is_none()).map(|(r, _)| r);
+    Ok((entry.file, pending.collect()))
+}
+
+/// The requests in flight that `thread` issued, on any handle; with
+/// `None`, every thread's.
+pub(crate) fn pending_of_thread(thread: Option<u64>) -> Vec<Arc<Request>> {
+    with_system(|s| {
+        let mut handles = s.handles.lock();
+        let mut out = Vec::new();
+        for (_, entry) in handles.entries.iter_mut() {
+            entry.pending.retain(|(r, _)| r.done().is_none());
+            let mine = entry.pending.iter().filter(|(_, t)| thread.is_none_or(|me| *t == me));
+            out.extend(mine.map(|(r, _)| r.clone()));
+        }
+        out
+    })
+}
+
+/// The process's own (not kernel) handles, in handle-table order.
+pub(crate) fn user_handles() -> Vec<Handle> {
+    with_system(|s| {
+        let handles = s.handles.lock();
+        handles
+            .entries
+            .iter()
+            .filter(|(_, e)| !e.kernel)
+            .map(|(id, _)| Handle::from_id(id))
+            .collect()
+    })
 }

@@ -15,6 +15,7 @@ mod handle;
 mod io;
 mod overlapped;
 mod power;
+mod rundown;
 mod setup_di;
 mod thread;
 
@@ -38,6 +39,8 @@ pub use power::{
     SystemPowerStatus, get_device_power_state, get_system_power_status, set_system_power_state,
     take_power_broadcast_messages,
 };
+pub(crate) use rundown::cancel_thread_io;
+pub use rundown::exit_process;
 pub use setup_di::{
     DIGCF_DEVICEINTERFACE, DIGCF_INTERFACEDEVICE, DIGCF_PRESENT, DevInfo, DeviceInterfaceData,
     setup_di_destroy_device_info_list, setup_di_enum_device_interfaces, setup_di_get_class_devs,

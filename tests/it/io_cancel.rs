@@ -230,3 +230,113 @@ fn completing_with_the_cancel_routine_set_is_0xc9_0x07() {
     let check = bug_check_of(&run);
     assert_eq!((check.code, check.params[0]), (0xC9, 0x07));
 }
+
+/// The book's DebugPrint cancel routine (l.9756): completes the IRP whether
+/// or not it found it in the queue.
+fn cancel_without_owning(device: &DeviceObject, cancelled: &CancelledIrp) {
+    let irp = {
+        let mut reads = queue_of(device).reads.acquire_at_dpc_level();
+        reads.iter().position(|irp| cancelled.is(irp)).map(|i| reads.remove(i))
+    };
+    io_release_cancel_spin_lock(cancelled.cancel_irql());
+    if let Some(mut irp) = irp {
+        *irp.io_status_mut() = IoStatusBlock { status: STATUS_CANCELLED, information: 0 };
+        io_complete_request(irp, IO_NO_INCREMENT);
+    }
+    cancelled.complete_without_owning();
+}
+
+/// Leaves the IRP queued and the cancel spin lock held.
+fn cancel_keeping_the_lock(_device: &DeviceObject, _cancelled: &CancelledIrp) {}
+
+/// Completes the cancelled IRP, but with success and data.
+fn cancel_with_success(device: &DeviceObject, cancelled: &CancelledIrp) {
+    let irp = {
+        let mut reads = queue_of(device).reads.acquire_at_dpc_level();
+        reads.iter().position(|irp| cancelled.is(irp)).map(|i| reads.remove(i))
+    };
+    io_release_cancel_spin_lock(cancelled.cancel_irql());
+    if let Some(mut irp) = irp {
+        *irp.io_status_mut() = IoStatusBlock { status: STATUS_SUCCESS, information: 3 };
+        io_complete_request(irp, IO_NO_INCREMENT);
+    }
+}
+
+thread_local! {
+    static ROUTINE: std::cell::Cell<Option<CancelRoutine>> = const { std::cell::Cell::new(None) };
+}
+
+fn queue_read_with_chosen_routine(device: &DeviceObject, mut irp: Irp) -> NtStatus {
+    io_mark_irp_pending(&mut irp);
+    io_set_cancel_routine(&mut irp, ROUTINE.with(|r| r.get()));
+    queue_of(device).reads.acquire().push(irp);
+    STATUS_PENDING
+}
+
+/// Loads the queueing driver, its reads getting `routine`.
+fn load_queue_with(routine: CancelRoutine) {
+    ROUTINE.with(|r| r.set(Some(routine)));
+    io::load_driver("Queue", |driver, path| {
+        let status = queueing_entry(driver, path);
+        driver.major_function[IRP_MJ_READ as usize] = Some(queue_read_with_chosen_routine);
+        status
+    })
+    .expect("loads");
+}
+
+/// Loads the queueing driver with `routine`, pends a read and cancels it.
+fn cancel_a_read_with(routine: CancelRoutine) -> wdmsim::Run<Option<IoStatusBlock>> {
+    Machine::sim().run(move || {
+        load_queue_with(routine);
+        let h = open_overlapped();
+        let read = read_file_overlapped(h, 3, 0);
+        cancel_io(h);
+        read.io_status()
+    })
+}
+
+#[test]
+fn a_cancel_routine_completing_an_irp_it_did_not_dequeue_is_0x44() {
+    // It finds the IRP, completes it, then completes it again "unowned".
+    let run = cancel_a_read_with(cancel_without_owning);
+    let check = bug_check_of(&run);
+    assert_eq!((check.code, check.code_name()), (0x44, "MULTIPLE_IRP_COMPLETE_REQUESTS"));
+}
+
+#[test]
+fn the_owners_completion_after_an_unowned_one_is_0x44() {
+    // The routine completes "unowned" while the queue still holds the IRP;
+    // the IOCTL's completion of it is the second one.
+    fn complete_unowned_only(_device: &DeviceObject, cancelled: &CancelledIrp) {
+        io_release_cancel_spin_lock(cancelled.cancel_irql());
+        cancelled.complete_without_owning();
+    }
+    let run = Machine::sim().run(|| {
+        load_queue_with(complete_unowned_only);
+        let h = open_overlapped();
+        let _read = read_file_overlapped(h, 3, 0);
+        cancel_io(h);
+        let c = create_file("\\\\.\\Queue0", GENERIC_READ, 0, OPEN_EXISTING, 0);
+        let mut returned = 0;
+        device_io_control(c, IOCTL_COMPLETE_QUEUED, &[], 0, &mut [], 0, &mut returned);
+    });
+    let check = bug_check_of(&run);
+    assert_eq!(check.code, 0x44);
+    assert!(check.message.contains("completed twice"), "{}", check.message);
+}
+
+#[test]
+fn a_cancel_routine_returning_with_the_cancel_lock_held_is_0x11b() {
+    let run = cancel_a_read_with(cancel_keeping_the_lock);
+    let check = bug_check_of(&run);
+    assert_eq!((check.code, check.code_name()), (0x11B, "DRIVER_RETURNED_HOLDING_CANCEL_LOCK"));
+}
+
+#[test]
+fn a_cancelled_irp_completed_with_success_is_a_warning_not_a_stop() {
+    let run = cancel_a_read_with(cancel_with_success);
+    assert_eq!(run.warnings.len(), 1, "{:?}", run.warnings);
+    assert_eq!(run.warnings[0].kind, wdmsim::verifier::WarningKind::CancelledWithoutCancelStatus);
+    assert!(run.trace.to_string().contains("WARNING IRP"));
+    assert_eq!(run.value(), Some(IoStatusBlock { status: STATUS_SUCCESS, information: 3 }));
+}

@@ -1,6 +1,7 @@
 //! One integration binary; modules are named after the API they pin.
 
 mod io_cancel;
+mod io_cleanup;
 mod io_irp;
 mod io_return_status;
 mod ke_dpc;
