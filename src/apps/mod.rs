@@ -1,7 +1,9 @@
-//! The book's user-mode test programs, ported to the [`crate::win32`] API.
+//! The book's user-mode programs (the test programs and the DebugPrint
+//! Monitor), ported to the [`crate::win32`] API.
 //! They run as simulated threads; their console is whatever writer and
 //! reader the caller gives them.
 
+pub mod debugprint_monitor;
 pub mod wdm1_test;
 pub mod wdm2_power;
 pub mod wdm2_test;

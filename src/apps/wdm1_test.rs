@@ -16,6 +16,25 @@ pub fn get_device_via_interface(
     guid: &Guid,
     instance: u32,
 ) -> Option<Handle> {
+    open_via_interface(console, guid, instance, FILE_ATTRIBUTE_NORMAL)
+}
+
+/// GetDeviceViaInterface01 (the DebugPrint Monitor's variant, book
+/// l.9905): the same, opened for overlapped I/O.
+pub fn get_device_via_interface01(
+    console: &mut Console<'_>,
+    guid: &Guid,
+    instance: u32,
+) -> Option<Handle> {
+    open_via_interface(console, guid, instance, FILE_FLAG_OVERLAPPED)
+}
+
+fn open_via_interface(
+    console: &mut Console<'_>,
+    guid: &Guid,
+    instance: u32,
+    flags_and_attributes: u32,
+) -> Option<Handle> {
     let Some(info) = setup_di_get_class_devs(guid, DIGCF_PRESENT | DIGCF_INTERFACEDEVICE) else {
         console.printf(format_args!("No HDEVINFO available for this GUID\n"));
         return None;
@@ -47,7 +66,7 @@ pub fn get_device_via_interface(
         GENERIC_READ | GENERIC_WRITE,
         FILE_SHARE_READ | FILE_SHARE_WRITE,
         OPEN_EXISTING,
-        FILE_ATTRIBUTE_NORMAL,
+        flags_and_attributes,
     );
     setup_di_destroy_device_info_list(info);
     (handle != INVALID_HANDLE_VALUE).then_some(handle)

@@ -32,8 +32,9 @@ pub use handle::{Handle, INVALID_HANDLE_VALUE};
 pub(crate) use io::kernel_call;
 pub use io::{device_io_control, nt_device_io_control_file, read_file, write_file};
 pub use overlapped::{
-    Overlapped, block_on, cancel_io, device_io_control_overlapped, get_overlapped_result,
-    read_file_overlapped, write_file_overlapped,
+    Overlapped, WAIT_FAILED, WAIT_OBJECT_0, WAIT_TIMEOUT, block_on, cancel_io,
+    device_io_control_overlapped, get_overlapped_result, read_file_overlapped, wait_for_overlapped,
+    write_file_overlapped,
 };
 pub use power::{
     SystemPowerStatus, get_device_power_state, get_system_power_status, set_system_power_state,

@@ -21,8 +21,10 @@ use crate::io::codes::{IRP_MJ_DEVICE_CONTROL, IRP_MJ_READ, IRP_MJ_WRITE};
 use crate::io::irp::{IoStatusBlock, Parameters};
 use crate::io::request::{Buffers, Caller, Request};
 use crate::io::{DeviceObject, UserMemory};
-use crate::ke::{Event, EventType, read_state_event, set_event, wait_for_single_object};
-use crate::status::{NtStatus, STATUS_INVALID_PARAMETER, STATUS_NO_SUCH_DEVICE, STATUS_PENDING};
+use crate::ke::{Event, EventType, Interval, read_state_event, set_event, wait_for_single_object};
+use crate::status::{
+    NtStatus, STATUS_INVALID_PARAMETER, STATUS_NO_SUCH_DEVICE, STATUS_PENDING, STATUS_TIMEOUT,
+};
 
 /// An overlapped request in flight or finished.
 #[derive(Debug)]
@@ -96,6 +98,29 @@ pub fn get_overlapped_result(overlapped: &Overlapped, bytes: &mut u32, wait: boo
             false
         }
         None => fail(overlapped.returned),
+    }
+}
+
+/// WaitForSingleObject's result: the object was signaled.
+pub const WAIT_OBJECT_0: u32 = 0;
+/// WaitForSingleObject's result: the time-out elapsed first.
+pub const WAIT_TIMEOUT: u32 = 0x102;
+/// WaitForSingleObject's result: it could not wait.
+pub const WAIT_FAILED: u32 = 0xFFFF_FFFF;
+
+/// WaitForSingleObject on the OVERLAPPED's event for at most
+/// `milliseconds` (the Monitor's 100 ms slices, book l.9965): WAIT_OBJECT_0
+/// once the request finished, WAIT_TIMEOUT if it has not. WAIT_FAILED with
+/// ERROR_INVALID_HANDLE for a request that never started.
+pub fn wait_for_overlapped(overlapped: &Overlapped, milliseconds: u32) -> u32 {
+    let Some(request) = &overlapped.request else {
+        set_last_error(super::error::ERROR_INVALID_HANDLE);
+        return WAIT_FAILED;
+    };
+    let timeout = Interval::relative_ms(u64::from(milliseconds));
+    match wait_for_single_object(request.event(), Some(timeout)) {
+        STATUS_TIMEOUT => WAIT_TIMEOUT,
+        _ => WAIT_OBJECT_0,
     }
 }
 
