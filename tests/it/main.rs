@@ -1,5 +1,6 @@
 //! One integration binary; modules are named after the API they pin.
 
+mod debugprint_client;
 mod io_cancel;
 mod io_cleanup;
 mod io_irp;

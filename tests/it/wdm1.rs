@@ -164,7 +164,8 @@ fn check(outcome: &Outcome) {
             "IRP_MN_START_DEVICE",
             "IRP_MN_QUERY_CAPABILITIES",
             "IRP_MN_QUERY_PNP_DEVICE_STATE",
-            "IRP_MN_QUERY_DEVICE_RELATIONS",
+            // DebugPrint's %I adds the relation type (spec 04 §1.4).
+            "IRP_MN_QUERY_DEVICE_RELATIONS BusRelations",
         ]
         .map(|minor| format!("PnP IRP_MJ_PNP:{minor}")),
     );
@@ -300,9 +301,9 @@ fn a_suspend_and_resume_pass_through_wdm1() {
     assert_eq!(
         power_lines,
         [
-            "Power IRP_MJ_POWER:IRP_MN_QUERY_POWER",
-            "Power IRP_MJ_POWER:IRP_MN_SET_POWER",
-            "Power IRP_MJ_POWER:IRP_MN_SET_POWER"
+            "Power IRP_MJ_POWER:IRP_MN_QUERY_POWER Query Power PowerSystemSleeping3",
+            "Power IRP_MJ_POWER:IRP_MN_SET_POWER Set Power PowerSystemSleeping3",
+            "Power IRP_MJ_POWER:IRP_MN_SET_POWER Set Power PowerSystemWorking"
         ]
     );
 }

@@ -160,7 +160,7 @@ fn expected_run_trace(first_read: usize) -> Vec<String> {
     lines.extend([
         "PnP IRP_MJ_PNP:IRP_MN_QUERY_REMOVE_DEVICE".into(),
         "PnpQueryRemoveDeviceHandler: 1 handles still open".into(),
-        "PnP completed c0000001".into(),
+        "PnP completed C0000001".into(),
         "PnP IRP_MJ_PNP:IRP_MN_CANCEL_REMOVE_DEVICE".into(),
     ]);
     for (code, out, written) in [
@@ -191,7 +191,7 @@ fn expected_start_trace() -> Vec<String> {
     ];
     for minor in ["QUERY_LEGACY_BUS_INFORMATION", "FILTER_RESOURCE_REQUIREMENTS"] {
         lines.push(format!("PnP IRP_MJ_PNP:IRP_MN_{minor}"));
-        lines.push("PnP completed c00000bb".into());
+        lines.push("PnP completed C00000BB".into());
     }
     lines.extend([
         "PnP IRP_MJ_PNP:IRP_MN_START_DEVICE".into(),
@@ -204,9 +204,10 @@ fn expected_start_trace() -> Vec<String> {
     for (system, device) in [(1, 0), (2, 4), (3, 4), (4, 4), (5, 0), (6, 0)] {
         lines.push(format!("Capabilities from bus: DeviceState[{system}]={device}"));
     }
-    for minor in ["QUERY_PNP_DEVICE_STATE", "QUERY_DEVICE_RELATIONS"] {
+    // DebugPrint's %I adds the relation type (spec 04 §1.4).
+    for minor in ["QUERY_PNP_DEVICE_STATE", "QUERY_DEVICE_RELATIONS BusRelations"] {
         lines.push(format!("PnP IRP_MJ_PNP:IRP_MN_{minor}"));
-        lines.push("PnP completed c00000bb".into());
+        lines.push("PnP completed C00000BB".into());
     }
     lines
 }
@@ -520,8 +521,10 @@ fn start_records_a_port_and_an_interrupt() {
         &trace,
         &[
             "RetrieveResources: 1 resource lists 2 resources",
-            "RetrieveResources: Port 0378 Length 3 NeedsMapping 0",
-            "RetrieveResources: Interrupt vector 37 IRQL 20 Affinity 1 Mode 1",
+            // The book's "%x%x" (16 digits) and "%c" of FALSE, a NUL that
+            // ends the line (l.5827).
+            "RetrieveResources: Port 0000000000000378 Length 3 NeedsMapping ",
+            "RetrieveResources: Interrupt vector 00000037 IRQL 20 Affinity 1 Mode 1",
             "SetPowerState 1",
         ],
     );
@@ -549,7 +552,7 @@ fn a_dma_channel_fails_start_with_a_configuration_error() {
         &trace,
         &[
             "RetrieveResources: Unrecognised resource type 4",
-            "PnP completed c0000182",
+            "PnP completed C0000182",
             "PnP IRP_MJ_PNP:IRP_MN_REMOVE_DEVICE",
             "Wdm2Unload",
         ],
@@ -600,13 +603,13 @@ fn idle_detection_powers_down_and_the_next_read_powers_up() {
     assert_in_order(
         &trace,
         &[
-            "Power IRP_MJ_POWER:IRP_MN_SET_POWER",
+            "Power IRP_MJ_POWER:IRP_MN_SET_POWER Set Power PowerDeviceD3",
             "Decrease device power to 4",
             "SetPowerState 4",
             "SendDeviceSetPower to 1",
-            "Power IRP_MJ_POWER:IRP_MN_SET_POWER",
+            "Power IRP_MJ_POWER:IRP_MN_SET_POWER Set Power PowerDeviceD0",
             "Increase device power to 1",
-            "OnCompleteIncreaseDevicePower 0",
+            "OnCompleteIncreaseDevicePower 00000000",
             "SetPowerState 1",
             "Read 4 bytes from file pointer 0",
         ],
@@ -628,7 +631,7 @@ fn p16_the_book_calls_po_start_next_power_irp_twice_when_powering_up() {
         &[
             "SendDeviceSetPower to 1",
             "Increase device power to 1",
-            "OnCompleteIncreaseDevicePower 0",
+            "OnCompleteIncreaseDevicePower 00000000",
         ],
     );
     assert_eq!(trace.last().map(String::as_str), Some("SetPowerState 1"));
@@ -666,11 +669,11 @@ fn p13_the_book_waits_at_dispatch_level_when_the_system_sleeps() {
     assert_in_order(
         &trace,
         &[
-            "Power IRP_MJ_POWER:IRP_MN_QUERY_POWER",
-            "Power IRP_MJ_POWER:IRP_MN_SET_POWER",
+            "Power IRP_MJ_POWER:IRP_MN_QUERY_POWER Query Power PowerSystemSleeping3",
+            "Power IRP_MJ_POWER:IRP_MN_SET_POWER Set Power PowerSystemSleeping3",
             "System state 4. Decrease device power to 4",
             "SendDeviceSetPower to 4",
-            "Power IRP_MJ_POWER:IRP_MN_SET_POWER",
+            "Power IRP_MJ_POWER:IRP_MN_SET_POWER Set Power PowerDeviceD3",
             "Decrease device power to 4",
             "SetPowerState 4",
         ],
@@ -705,7 +708,7 @@ fn p13_the_book_waits_in_a_completion_routine_when_the_system_wakes() {
         &trace,
         &[
             "System state 1. Increase device power to 1",
-            "OnCompleteIncreaseSystemPower 0",
+            "OnCompleteIncreaseSystemPower 00000000",
             "SendDeviceSetPower to 1",
             "Increase device power to 1",
         ],
@@ -731,10 +734,10 @@ fn the_default_port_powers_up_when_the_system_wakes() {
         &trace,
         &[
             "System state 1. Increase device power to 1",
-            "OnCompleteIncreaseSystemPower 0",
+            "OnCompleteIncreaseSystemPower 00000000",
             "SendDeviceSetPower to 1",
             "Increase device power to 1",
-            "OnCompleteIncreaseDevicePower 0",
+            "OnCompleteIncreaseDevicePower 00000000",
             "SetPowerState 1",
         ],
     );
@@ -843,7 +846,7 @@ fn p14_the_book_leaks_a_usage_count_and_removal_never_finishes() {
     };
     let worker = report.threads.iter().find(|t| t.thread.contains("PnP worker")).expect("worker");
     assert!(worker.waits_on.iter().any(|o| o.contains("StoppingEvent")), "{report}");
-    assert!(lines(&run.trace).iter().any(|l| l == "OnCompleteIncreaseDevicePower c0000001"));
+    assert!(lines(&run.trace).iter().any(|l| l == "OnCompleteIncreaseDevicePower C0000001"));
 
     // ERROR_GEN_FAILURE (31) for STATUS_UNSUCCESSFUL; only the bias left.
     assert_eq!(read_that_cannot_power_up(Port::Correct).value(), (Err(31), 1));

@@ -5,6 +5,7 @@
 //! DebugPrint driver (a queue of written events and a one-slot read queue),
 //! and the Monitor application (overlapped reads, one event per read).
 
+pub mod client;
 pub mod record;
 
 use crate::ddk::Guid;

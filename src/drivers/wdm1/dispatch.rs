@@ -8,8 +8,9 @@
 //! STATUS_INVALID_PARAMETER instead of corrupting memory (spec §2.6).
 
 use super::ioctl::*;
-use super::{Wdm1Globals, trace};
+use super::{DEBUGPRINT, Wdm1Globals};
 use crate::ddk::*;
+use crate::drivers::debugprint::client::DpArg;
 
 fn globals(fdo: &DeviceObject) -> &Wdm1Globals {
     fdo.driver_object().extension::<Wdm1Globals>()
@@ -27,13 +28,13 @@ pub(super) fn complete_irp(mut irp: Irp, status: NtStatus, information: usize) -
 pub(super) fn wdm1_create(_fdo: &DeviceObject, irp: Irp) -> NtStatus {
     let location = io_get_current_irp_stack_location(&irp);
     let name = location.file_object.as_ref().map_or("", |f| f.file_name());
-    trace(format_args!("Create File is {name}"));
+    DEBUGPRINT.print(b"Create File is %T", &[DpArg::Unicode(name)]); // l.2187
     complete_irp(irp, STATUS_SUCCESS, 0)
 }
 
 /// Wdm1Close (book l.2205–2215).
 pub(super) fn wdm1_close(_fdo: &DeviceObject, irp: Irp) -> NtStatus {
-    trace(format_args!("Close"));
+    DEBUGPRINT.msg(b"Close");
     complete_irp(irp, STATUS_SUCCESS, 0)
 }
 
@@ -51,7 +52,8 @@ pub(super) fn wdm1_read(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
     else {
         return complete_irp(irp, STATUS_INVALID_PARAMETER, 0);
     };
-    trace(format_args!("Read {} bytes from file pointer {}", length as i32, byte_offset as i32));
+    let (read_len, file_pointer) = (DpArg::I32(length as i32), DpArg::I32(byte_offset as i32));
+    DEBUGPRINT.print(b"Read %d bytes from file pointer %d", &[read_len, file_pointer]); // l.2253
     let mut status = STATUS_SUCCESS;
     let mut count = 0usize;
     {
@@ -76,7 +78,7 @@ pub(super) fn wdm1_read(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
             }
         }
     }
-    trace(format_args!("Read: {count} bytes returned"));
+    DEBUGPRINT.print(b"Read: %d bytes returned", &[DpArg::I32(count as i32)]); // l.2286
     complete_irp(irp, status, count)
 }
 
@@ -90,7 +92,8 @@ pub(super) fn wdm1_write(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     else {
         return complete_irp(irp, STATUS_INVALID_PARAMETER, 0);
     };
-    trace(format_args!("Write {} bytes from file pointer {}", length as i32, byte_offset as i32));
+    let (write_len, file_pointer) = (DpArg::I32(length as i32), DpArg::I32(byte_offset as i32));
+    DEBUGPRINT.print(b"Write %d bytes from file pointer %d", &[write_len, file_pointer]); // l.2328
     let mut status = STATUS_SUCCESS;
     let mut count = 0usize;
     if byte_offset < 0 || !end_fits(byte_offset, length) {
@@ -114,7 +117,7 @@ pub(super) fn wdm1_write(fdo: &DeviceObject, irp: Irp) -> NtStatus {
             buffer[offset..offset + count].copy_from_slice(&system[..count]);
         }
     }
-    trace(format_args!("Write: {count} bytes written"));
+    DEBUGPRINT.print(b"Write: %d bytes written", &[DpArg::I32(count as i32)]); // l.2377
     complete_irp(irp, status, count)
 }
 
@@ -130,10 +133,10 @@ pub(super) fn wdm1_device_control(fdo: &DeviceObject, mut irp: Irp) -> NtStatus 
     else {
         return complete_irp(irp, STATUS_INVALID_PARAMETER, 0);
     };
-    trace(format_args!(
-        "DeviceIoControl: Control code {code:08X} InputLength {} OutputLength {}",
-        input_length as i32, output_length as i32
-    ));
+    DEBUGPRINT.print(
+        b"DeviceIoControl: Control code %x InputLength %d OutputLength %d", // l.2419
+        &[DpArg::U32(code), DpArg::I32(input_length as i32), DpArg::I32(output_length as i32)],
+    );
     let mut status = STATUS_SUCCESS;
     let mut count = 0usize;
     {
@@ -163,7 +166,7 @@ pub(super) fn wdm1_device_control(fdo: &DeviceObject, mut irp: Irp) -> NtStatus 
             _ => status = STATUS_INVALID_DEVICE_REQUEST,
         }
     }
-    trace(format_args!("DeviceIoControl: {count} bytes written"));
+    DEBUGPRINT.print(b"DeviceIoControl: %d bytes written", &[DpArg::I32(count as i32)]); // l.2478
     complete_irp(irp, status, count)
 }
 

@@ -1,7 +1,8 @@
 //! Init.cpp: DriverEntry and Wdm1Unload (book l.1441–1478, l.1847–1913).
 
-use super::{dispatch, pnp, trace};
+use super::{DEBUGPRINT, dispatch, pnp};
 use crate::ddk::*;
+use crate::drivers::debugprint::client::DpArg;
 
 /// The driver's globals (book l.4610–4628): the shared buffer guarded by
 /// BufferLock. An empty vector is the book's `Buffer == NULL`,
@@ -18,11 +19,12 @@ impl Wdm1Globals {
     }
 }
 
-/// DriverEntry (book l.1847–1888): sets the entry points and the buffer
-/// lock. No device is created here (book l.2946) and ReadReg is not called
-/// (book l.1487).
+/// DriverEntry (book l.1847–1888): starts DebugPrint, sets the entry
+/// points and the buffer lock. No device is created here (book l.2946) and
+/// ReadReg is not called (book l.1487).
 pub fn driver_entry(driver: &mut DriverObject, registry_path: &str) -> NtStatus {
-    trace(format_args!("RegistryPath is {registry_path}")); // l.1859
+    DEBUGPRINT.init(); // l.1853
+    DEBUGPRINT.print(b"RegistryPath is %T", &[DpArg::Unicode(registry_path)]); // l.1859
     driver.driver_extension.add_device = Some(pnp::wdm1_add_device); // l.1863
     driver.driver_unload = Some(wdm1_unload);
     driver.major_function[IRP_MJ_PNP as usize] = Some(pnp::wdm1_pnp);
@@ -38,16 +40,21 @@ pub fn driver_entry(driver: &mut DriverObject, registry_path: &str) -> NtStatus 
     if let Err(status) =
         io_allocate_driver_object_extension(driver.driver(), Wdm1Globals::default())
     {
+        // No Unload follows a failed DriverEntry: stop DebugPrint here.
+        DEBUGPRINT.close();
         return status;
     }
-    trace(format_args!("DriverEntry completed")); // l.1886
+    DEBUGPRINT.msg(b"DriverEntry completed"); // l.1886
     STATUS_SUCCESS
 }
 
 /// Wdm1Unload (book l.1907–1913): frees the buffer. The book frees it
 /// without the lock, as no I/O can be in flight; taking it costs nothing.
+/// DebugPrintClose goes last, in the unload routine (book l.4039); the
+/// "Wdm1Unload" line before it is the port's.
 pub fn wdm1_unload(driver: &Driver) {
     paged_code();
     driver.extension::<Wdm1Globals>().buffer.acquire().clear();
-    trace(format_args!("Wdm1Unload"));
+    DEBUGPRINT.msg(b"Wdm1Unload");
+    DEBUGPRINT.close();
 }

@@ -16,6 +16,8 @@ pub use guids::WDM1_GUID;
 pub use init::{Wdm1Globals, driver_entry};
 pub use ioctl::*;
 
+use crate::drivers::debugprint::client::DebugPrint;
+
 /// The driver's name in traces (the DebugPrint "Driver" column), and its
 /// service name.
 pub const NAME: &str = "Wdm1";
@@ -29,8 +31,6 @@ pub fn package() -> crate::pnp::DriverPackage {
     crate::pnp::DriverPackage::new(HARDWARE_ID, service).description("WDM Book Wdm1 Example")
 }
 
-/// A trace line from the driver (DebugPrint in the book; DbgPrint here
-/// until the DebugPrint port lands).
-fn trace(text: std::fmt::Arguments<'_>) {
-    crate::ddk::dbg_print(NAME, text);
-}
+/// The driver's DebugPrint calls: DebugPrint.c linked in (book l.1763,
+/// l.4039); its lines show under "Wdm1" (Listing 7.1).
+static DEBUGPRINT: DebugPrint = DebugPrint::for_driver(NAME);

@@ -3,8 +3,9 @@
 
 use std::sync::OnceLock;
 
-use super::{WDM1_GUID, trace};
+use super::{DEBUGPRINT, WDM1_GUID};
 use crate::ddk::*;
+use crate::drivers::debugprint::client::DpArg;
 
 /// WDM1_DEVICE_EXTENSION (book l.2988–2993). The fdo back-pointer is the
 /// device object dispatch routines are given.
@@ -19,7 +20,7 @@ pub(super) struct Wdm1DeviceExtension {
 /// Wdm1AddDevice (book l.1974–2017).
 pub(super) fn wdm1_add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
     paged_code();
-    trace(format_args!("AddDevice"));
+    DEBUGPRINT.msg(b"AddDevice");
     let fdo = match io_create_device(
         driver,
         Wdm1DeviceExtension::default(),
@@ -31,7 +32,7 @@ pub(super) fn wdm1_add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
         Ok(fdo) => fdo,
         Err(status) => return status, // l.1987
     };
-    trace(format_args!("FDO is {:X}", fdo.address())); // l.1994
+    DEBUGPRINT.print(b"FDO is %x", &[DpArg::U32(fdo.address())]); // l.1994
     let dx = fdo.extension::<Wdm1DeviceExtension>();
     let link = match io_register_device_interface(pdo, &WDM1_GUID, None) {
         Ok(link) => link,
@@ -41,7 +42,7 @@ pub(super) fn wdm1_add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
         }
     };
     io_set_device_interface_state(&link, true); // l.2006, result ignored
-    trace(format_args!("Symbolic Link Name is {link}"));
+    DEBUGPRINT.print(b"Symbolic Link Name is %T", &[DpArg::Unicode(&link)]); // l.2008
     let _ = dx.if_sym_link_name.set(link);
     if let Some(next) = io_attach_device_to_device_stack(&fdo, pdo) {
         let _ = dx.next_stack_device.set(next); // l.2012
@@ -55,9 +56,8 @@ pub(super) fn wdm1_add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
 /// device disables its interface, detaches and deletes itself.
 pub(super) fn wdm1_pnp(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
     paged_code();
-    let location = io_get_current_irp_stack_location(&irp);
-    let minor = location.minor_function;
-    trace(format_args!("PnP {}", function_name(location.major_function, minor)));
+    let minor = io_get_current_irp_stack_location(&irp).minor_function;
+    DEBUGPRINT.print(b"PnP %I", &[DpArg::Irp(&irp)]); // l.2050
     let dx = fdo.extension::<Wdm1DeviceExtension>();
     let Some(next) = dx.next_stack_device.get() else {
         return complete(irp, STATUS_DEVICE_NOT_CONNECTED);
@@ -65,7 +65,7 @@ pub(super) fn wdm1_pnp(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
     io_skip_current_irp_stack_location(&mut irp);
     let status = io_call_driver(next, irp);
     if minor == IRP_MN_REMOVE_DEVICE {
-        trace(format_args!("PnP RemoveDevice"));
+        DEBUGPRINT.print(b"PnP RemoveDevice", &[]); // l.2068
         if let Some(link) = dx.if_sym_link_name.get() {
             io_set_device_interface_state(link, false);
         }
@@ -78,11 +78,7 @@ pub(super) fn wdm1_pnp(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
 /// Wdm1Power (book l.2107–2114): passed down with PoCallDriver.
 pub(super) fn wdm1_power(fdo: &DeviceObject, mut irp: Irp) -> NtStatus {
     paged_code();
-    let location = io_get_current_irp_stack_location(&irp);
-    trace(format_args!(
-        "Power {}",
-        function_name(location.major_function, location.minor_function)
-    ));
+    DEBUGPRINT.print(b"Power %I", &[DpArg::Irp(&irp)]); // l.2107
     po_start_next_power_irp(&irp);
     let Some(next) = fdo.extension::<Wdm1DeviceExtension>().next_stack_device.get() else {
         return complete(irp, STATUS_DEVICE_NOT_CONNECTED);

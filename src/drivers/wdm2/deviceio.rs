@@ -5,10 +5,11 @@
 
 use std::sync::atomic::Ordering;
 
+use super::DEBUGPRINT;
 use super::extension::{Wdm2DeviceExtension, Wdm2Resources};
 use super::pnp::dx;
-use super::trace;
 use crate::ddk::*;
+use crate::drivers::debugprint::client::DpArg;
 
 /// StartDevice (l.5889–5905): a second START (after a rebalance that kept
 /// the resources) changes nothing; otherwise check the resources, note
@@ -52,10 +53,12 @@ fn resource_type(resource: &PartialResource) -> u8 {
 /// STATUS_DEVICE_CONFIGURATION_ERROR. No resources at all is fine.
 fn retrieve_resources(dx: &Wdm2DeviceExtension, translated: Option<&CmResourceList>) -> NtStatus {
     let Some(list) = translated.filter(|list| !list.is_empty()) else {
-        trace(format_args!("RetrieveResources: No allocated translated resources"));
+        DEBUGPRINT.msg(b"RetrieveResources: No allocated translated resources"); // l.5776
         return STATUS_SUCCESS;
     };
-    trace(format_args!("RetrieveResources: 1 resource lists {} resources", list.descriptors.len()));
+    let resources = DpArg::I32(list.descriptors.len() as i32);
+    DEBUGPRINT
+        .print(b"RetrieveResources: %d resource lists %d resources", &[DpArg::I32(1), resources]); // l.5789
     let mut found = Wdm2Resources::default();
     let mut got_error = false;
     for descriptor in &list.descriptors {
@@ -70,13 +73,17 @@ fn retrieve_resources(dx: &Wdm2DeviceExtension, translated: Option<&CmResourceLi
                 found.port_length = *length;
                 found.port_needs_mapping = !io_space;
                 found.port_in_io_space = *io_space;
-                trace(format_args!(
-                    "RetrieveResources: Port {:x}{:x} Length {} NeedsMapping {}",
-                    start >> 32,
-                    start & 0xFFFF_FFFF,
-                    length,
-                    u8::from(!io_space)
-                ));
+                // The book prints the BOOLEAN with %c (l.5827): FALSE is a
+                // NUL, which ends the line.
+                DEBUGPRINT.print(
+                    b"RetrieveResources: Port %x%x Length %d NeedsMapping %c",
+                    &[
+                        DpArg::U32((start >> 32) as u32),
+                        DpArg::U32(*start as u32),
+                        DpArg::I32(*length as i32),
+                        DpArg::Char(u8::from(!io_space)),
+                    ],
+                );
             }
             PartialResource::Interrupt { level, vector, affinity, mode } => {
                 found.got_interrupt = true;
@@ -84,10 +91,15 @@ fn retrieve_resources(dx: &Wdm2DeviceExtension, translated: Option<&CmResourceLi
                 found.vector = *vector;
                 found.affinity = *affinity;
                 found.mode = Some(*mode);
-                trace(format_args!(
-                    "RetrieveResources: Interrupt vector {vector:x} IRQL {level} Affinity {affinity} Mode {}",
-                    u8::from(*mode == InterruptMode::Latched)
-                ));
+                DEBUGPRINT.print(
+                    b"RetrieveResources: Interrupt vector %x IRQL %d Affinity %d Mode %d", // l.5844
+                    &[
+                        DpArg::U32(*vector),
+                        DpArg::I32(*level as i32),
+                        DpArg::I32(*affinity as i32),
+                        DpArg::I32(i32::from(*mode == InterruptMode::Latched)),
+                    ],
+                );
             }
             PartialResource::Memory { start, length } => {
                 if found.got_port_or_memory {
@@ -98,18 +110,20 @@ fn retrieve_resources(dx: &Wdm2DeviceExtension, translated: Option<&CmResourceLi
                 found.port_start_address = *start;
                 found.port_length = *length;
                 found.port_needs_mapping = true;
-                trace(format_args!(
-                    "RetrieveResources: Memory {:x}{:x} Length {}",
-                    start >> 32,
-                    start & 0xFFFF_FFFF,
-                    length
-                ));
+                DEBUGPRINT.print(
+                    b"RetrieveResources: Memory %x%x Length %d", // l.5861
+                    &[
+                        DpArg::U32((start >> 32) as u32),
+                        DpArg::U32(*start as u32),
+                        DpArg::I32(*length as i32),
+                    ],
+                );
             }
             other => {
-                trace(format_args!(
-                    "RetrieveResources: Unrecognised resource type {}",
-                    resource_type(other)
-                ));
+                DEBUGPRINT.print(
+                    b"RetrieveResources: Unrecognised resource type %d", // l.5873
+                    &[DpArg::I32(i32::from(resource_type(other)))],
+                );
                 got_error = true;
             }
         }
@@ -121,7 +135,7 @@ fn retrieve_resources(dx: &Wdm2DeviceExtension, translated: Option<&CmResourceLi
 /// SetPowerState (Listing 10.7, l.6840–6855): note the new state and tell
 /// the power manager.
 pub(super) fn set_power_state(fdo: &DeviceObject, new: DevicePowerState) {
-    trace(format_args!("SetPowerState {}", new as u8));
+    DEBUGPRINT.print(b"SetPowerState %d", &[DpArg::I32(new as i32)]); // l.6844
     dx(fdo).set_power_state(new);
     po_set_power_state(fdo, PowerState::Device(new));
 }

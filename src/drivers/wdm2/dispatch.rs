@@ -10,8 +10,9 @@
 
 use super::pnp::{dx, lock_device, unlock_device};
 use super::power::power_up_device;
-use super::{Wdm2Globals, is_book, trace};
+use super::{DEBUGPRINT, Wdm2Globals, is_book};
 use crate::ddk::*;
+use crate::drivers::debugprint::client::DpArg;
 use crate::drivers::wdm1::{
     IOCTL_WDM1_GET_BUFFER, IOCTL_WDM1_GET_BUFFER_SIZE, IOCTL_WDM1_REMOVE_BUFFER,
     IOCTL_WDM1_ZERO_BUFFER,
@@ -38,7 +39,7 @@ pub(super) fn wdm2_create(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     interlocked_increment(&dx.open_handle_count);
     let location = io_get_current_irp_stack_location(&irp);
     let name = location.file_object.as_ref().map_or("", |f| f.file_name());
-    trace(format_args!("Create File is {name}"));
+    DEBUGPRINT.print(b"Create File is %T", &[DpArg::Unicode(name)]);
     complete_irp(irp, STATUS_SUCCESS, 0)
 }
 
@@ -46,7 +47,7 @@ pub(super) fn wdm2_create(fdo: &DeviceObject, irp: Irp) -> NtStatus {
 /// be closed.
 pub(super) fn wdm2_close(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     interlocked_decrement(&dx(fdo).open_handle_count);
-    trace(format_args!("Close"));
+    DEBUGPRINT.msg(b"Close");
     complete_irp(irp, STATUS_SUCCESS, 0)
 }
 
@@ -95,7 +96,8 @@ pub(super) fn wdm2_read(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     else {
         return end_io(fdo, irp, STATUS_INVALID_PARAMETER, 0);
     };
-    trace(format_args!("Read {} bytes from file pointer {}", length as i32, byte_offset as i32));
+    let (read_len, file_pointer) = (DpArg::I32(length as i32), DpArg::I32(byte_offset as i32));
+    DEBUGPRINT.print(b"Read %d bytes from file pointer %d", &[read_len, file_pointer]);
     let mut status = STATUS_SUCCESS;
     let mut count = 0usize;
     {
@@ -116,7 +118,7 @@ pub(super) fn wdm2_read(fdo: &DeviceObject, irp: Irp) -> NtStatus {
             }
         }
     }
-    trace(format_args!("Read: {count} bytes returned"));
+    DEBUGPRINT.print(b"Read: %d bytes returned", &[DpArg::I32(count as i32)]);
     end_io(fdo, irp, status, count)
 }
 
@@ -133,7 +135,8 @@ pub(super) fn wdm2_write(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     else {
         return end_io(fdo, irp, STATUS_INVALID_PARAMETER, 0);
     };
-    trace(format_args!("Write {} bytes from file pointer {}", length as i32, byte_offset as i32));
+    let (write_len, file_pointer) = (DpArg::I32(length as i32), DpArg::I32(byte_offset as i32));
+    DEBUGPRINT.print(b"Write %d bytes from file pointer %d", &[write_len, file_pointer]);
     let mut status = STATUS_SUCCESS;
     let mut count = 0usize;
     if byte_offset < 0 || !end_fits(byte_offset, length) {
@@ -157,7 +160,7 @@ pub(super) fn wdm2_write(fdo: &DeviceObject, irp: Irp) -> NtStatus {
             buffer[offset..offset + count].copy_from_slice(&system[..count]);
         }
     }
-    trace(format_args!("Write: {count} bytes written"));
+    DEBUGPRINT.print(b"Write: %d bytes written", &[DpArg::I32(count as i32)]);
     end_io(fdo, irp, status, count)
 }
 
@@ -177,10 +180,10 @@ pub(super) fn wdm2_device_control(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     else {
         return end_io(fdo, irp, STATUS_INVALID_PARAMETER, 0);
     };
-    trace(format_args!(
-        "DeviceIoControl: Control code {code:08X} InputLength {} OutputLength {}",
-        input_length as i32, output_length as i32
-    ));
+    DEBUGPRINT.print(
+        b"DeviceIoControl: Control code %x InputLength %d OutputLength %d",
+        &[DpArg::U32(code), DpArg::I32(input_length as i32), DpArg::I32(output_length as i32)],
+    );
     let mut status = STATUS_SUCCESS;
     let mut count = 0usize;
     {
@@ -210,7 +213,7 @@ pub(super) fn wdm2_device_control(fdo: &DeviceObject, irp: Irp) -> NtStatus {
             _ => status = STATUS_INVALID_DEVICE_REQUEST,
         }
     }
-    trace(format_args!("DeviceIoControl: {count} bytes written"));
+    DEBUGPRINT.print(b"DeviceIoControl: %d bytes written", &[DpArg::I32(count as i32)]);
     end_io(fdo, irp, status, count)
 }
 

@@ -2,8 +2,9 @@
 //! with the entry points of Wdm2's dispatch table (spec 02 §2.4: no
 //! CLEANUP handler) and the variant chosen at load.
 
-use super::{dispatch, pnp, power, trace};
+use super::{DEBUGPRINT, dispatch, pnp, power};
 use crate::ddk::*;
+use crate::drivers::debugprint::client::DpArg;
 
 /// Which code a loaded Wdm2 runs: fixed at DriverEntry for the driver's
 /// whole life, like a build flag.
@@ -44,9 +45,11 @@ pub fn driver_entry_book(driver: &mut DriverObject, registry_path: &str) -> NtSt
     wdm2_driver_entry(driver, registry_path, Variant::Book)
 }
 
-/// DriverEntry (book l.1847–1888, Wdm2's table per spec 02 §2.4).
+/// DriverEntry (book l.1847–1888, Wdm2's table per spec 02 §2.4), with
+/// DebugPrint started first.
 fn wdm2_driver_entry(driver: &mut DriverObject, registry_path: &str, variant: Variant) -> NtStatus {
-    trace(format_args!("RegistryPath is {registry_path}"));
+    DEBUGPRINT.init();
+    DEBUGPRINT.print(b"RegistryPath is %T", &[DpArg::Unicode(registry_path)]);
     driver.driver_extension.add_device = Some(pnp::wdm2_add_device);
     driver.driver_unload = Some(wdm2_unload);
     driver.major_function[IRP_MJ_PNP as usize] = Some(pnp::wdm2_pnp);
@@ -59,15 +62,19 @@ fn wdm2_driver_entry(driver: &mut DriverObject, registry_path: &str, variant: Va
     driver.major_function[IRP_MJ_SYSTEM_CONTROL as usize] = Some(dispatch::wdm2_system_control);
     let globals = Wdm2Globals { buffer: SpinLock::default(), variant };
     if let Err(status) = io_allocate_driver_object_extension(driver.driver(), globals) {
+        // No Unload follows a failed DriverEntry: stop DebugPrint here.
+        DEBUGPRINT.close();
         return status;
     }
-    trace(format_args!("DriverEntry completed"));
+    DEBUGPRINT.msg(b"DriverEntry completed");
     STATUS_SUCCESS
 }
 
-/// Wdm2Unload (book l.1907–1913): frees the shared buffer.
+/// Wdm2Unload (book l.1907–1913): frees the shared buffer, then closes
+/// DebugPrint (book l.4039); the "Wdm2Unload" line is the port's.
 fn wdm2_unload(driver: &Driver) {
     paged_code();
     driver.extension::<Wdm2Globals>().buffer.acquire().clear();
-    trace(format_args!("Wdm2Unload"));
+    DEBUGPRINT.msg(b"Wdm2Unload");
+    DEBUGPRINT.close();
 }

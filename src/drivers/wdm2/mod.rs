@@ -30,6 +30,7 @@ pub use guids::WDM2_GUID;
 pub use init::{Variant, Wdm2Globals, driver_entry, driver_entry_book};
 
 use crate::ddk::DeviceObject;
+use crate::drivers::debugprint::client::DebugPrint;
 
 /// The driver's name in traces (the DebugPrint "Driver" column), and its
 /// service name.
@@ -50,10 +51,8 @@ pub fn package_book() -> crate::pnp::DriverPackage {
     crate::pnp::DriverPackage::new(HARDWARE_ID, service).description("WDM Book Wdm2 Example")
 }
 
-/// A trace line from the driver (DebugPrint in the book).
-fn trace(text: std::fmt::Arguments<'_>) {
-    crate::ddk::dbg_print(NAME, text);
-}
+/// The driver's DebugPrint calls (DebugPrint.c linked in, as Wdm1's).
+static DEBUGPRINT: DebugPrint = DebugPrint::for_driver(NAME);
 
 /// Whether `device`'s driver was loaded as the book's variant.
 fn is_book(device: &DeviceObject) -> bool {

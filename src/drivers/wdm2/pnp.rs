@@ -9,8 +9,9 @@ use std::sync::atomic::Ordering;
 use super::deviceio::{start_device, stop_device};
 use super::dispatch::complete_irp;
 use super::extension::Wdm2DeviceExtension;
-use super::{WDM2_GUID, is_book, trace};
+use super::{DEBUGPRINT, WDM2_GUID, is_book};
 use crate::ddk::*;
+use crate::drivers::debugprint::client::DpArg;
 use crate::sync::Mutex;
 
 pub(super) fn dx(fdo: &DeviceObject) -> &Wdm2DeviceExtension {
@@ -23,13 +24,13 @@ pub(super) fn dx(fdo: &DeviceObject) -> &Wdm2DeviceExtension {
 /// detection (30 s conserving, 60 s performance, then D3).
 pub(super) fn wdm2_add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
     paged_code();
-    trace(format_args!("AddDevice"));
+    DEBUGPRINT.msg(b"AddDevice");
     let extension = Wdm2DeviceExtension::new(pdo);
     let fdo = match io_create_device(driver, extension, None, FILE_DEVICE_UNKNOWN, 0, false) {
         Ok(fdo) => fdo,
         Err(status) => return status,
     };
-    trace(format_args!("FDO is {:X}", fdo.address()));
+    DEBUGPRINT.print(b"FDO is %x", &[DpArg::U32(fdo.address())]); // l.5160
     let dx = dx(&fdo);
     po_set_power_state(&fdo, PowerState::Device(dx.power_state())); // l.5160
     let link = match io_register_device_interface(pdo, &WDM2_GUID, None) {
@@ -40,7 +41,7 @@ pub(super) fn wdm2_add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
         }
     };
     io_set_device_interface_state(&link, true);
-    trace(format_args!("Symbolic Link Name is {link}"));
+    DEBUGPRINT.print(b"Symbolic Link Name is %T", &[DpArg::Unicode(&link)]); // l.5181
     let _ = dx.if_sym_link_name.set(link);
     // The book does not check for NULL (pitfall P-17); without a lower
     // device every IRP is refused with STATUS_DEVICE_NOT_CONNECTED.
@@ -65,9 +66,8 @@ pub(super) fn wdm2_add_device(driver: &Driver, pdo: &DeviceObject) -> NtStatus {
 /// lock while it is handled, except REMOVE, after which there is no device.
 pub(super) fn wdm2_pnp(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     paged_code();
-    let location = io_get_current_irp_stack_location(&irp);
-    let minor = location.minor_function;
-    trace(format_args!("PnP {}", function_name(location.major_function, minor)));
+    let minor = io_get_current_irp_stack_location(&irp).minor_function;
+    DEBUGPRINT.print(b"PnP %I", &[DpArg::Irp(&irp)]); // l.5235
     let dx = dx(fdo);
     if !lock_device(dx) {
         return complete_irp(irp, STATUS_DELETE_PENDING, 0);
@@ -92,7 +92,7 @@ pub(super) fn wdm2_pnp(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     };
     unlock_device(dx);
     if status != STATUS_SUCCESS {
-        trace(format_args!("PnP completed {:x}", status.0));
+        DEBUGPRINT.print(b"PnP completed %x", &[DpArg::U32(status.0)]); // l.5296
     }
     status
 }
@@ -113,7 +113,8 @@ fn pnp_query_remove_device_handler(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     let dx = dx(fdo);
     let handles = dx.open_handle_count.load(Ordering::SeqCst);
     if handles > 0 {
-        trace(format_args!("PnpQueryRemoveDeviceHandler: {handles} handles still open"));
+        let open = DpArg::I32(handles);
+        DEBUGPRINT.print(b"PnpQueryRemoveDeviceHandler: %d handles still open", &[open]); // l.5456
         return complete_irp(irp, STATUS_UNSUCCESSFUL, 0);
     }
     dx.set_paused(true);
@@ -151,7 +152,7 @@ fn pnp_start_device_handler(fdo: &DeviceObject, irp: Irp) -> NtStatus {
         let information = irp.io_status().information;
         return complete_irp(irp, status, information);
     }
-    trace(format_args!("PnpStartDeviceHandler: post-processing"));
+    DEBUGPRINT.print(b"PnpStartDeviceHandler: post-processing", &[]); // l.5572
     let translated = match &io_get_current_irp_stack_location(&irp).parameters {
         Parameters::StartDevice { allocated_resources_translated, .. } => {
             allocated_resources_translated.clone()
@@ -189,10 +190,10 @@ fn pnp_query_capabilities_handler(fdo: &DeviceObject, irp: Irp) -> NtStatus {
         let from_bus = capabilities.with(|c| c.device_state);
         for system in &SystemPowerState::ALL[1..] {
             let state = from_bus[*system as usize];
-            trace(format_args!(
-                "Capabilities from bus: DeviceState[{}]={}",
-                *system as u8, state as u8
-            ));
+            DEBUGPRINT.print(
+                b"Capabilities from bus: DeviceState[%d]=%d", // l.6941
+                &[DpArg::I32(*system as i32), DpArg::I32(state as i32)],
+            );
         }
         capabilities.with_mut(|c| {
             for (system, ours) in MOST_POWERED {
@@ -238,7 +239,7 @@ fn forward_irp_and_wait(fdo: &DeviceObject, mut irp: Irp) -> (NtStatus, Option<I
     );
     let mut status = io_call_driver(next, irp);
     let back = if status == STATUS_PENDING {
-        trace(format_args!("ForwardIrpAndWait: waiting for completion"));
+        DEBUGPRINT.msg(b"ForwardIrpAndWait: waiting for completion"); // l.5524
         ke_wait_for_single_object(&forwarded.event, None);
         let back = forwarded.irp.lock().take();
         if let Some(irp) = &back {
@@ -249,7 +250,7 @@ fn forward_irp_and_wait(fdo: &DeviceObject, mut irp: Irp) -> (NtStatus, Option<I
         forwarded.irp.lock().take()
     };
     if status != STATUS_SUCCESS {
-        trace(format_args!("ForwardIrpAndWait: completed {:x}", status.0));
+        DEBUGPRINT.print(b"ForwardIrpAndWait: completed %x", &[DpArg::U32(status.0)]); // l.5533
     }
     (status, back)
 }
@@ -286,7 +287,7 @@ pub(super) fn lock_device(dx: &Wdm2DeviceExtension) -> bool {
 /// wakes PnpStopDevice.
 pub(super) fn unlock_device(dx: &Wdm2DeviceExtension) {
     if interlocked_decrement(&dx.usage_count) == 0 {
-        trace(format_args!("UnlockDevice: setting StoppingEvent flag"));
+        DEBUGPRINT.msg(b"UnlockDevice: setting StoppingEvent flag"); // l.5689
         ke_set_event(&dx.stopping_event, 0, false);
     }
 }
@@ -304,7 +305,7 @@ fn pnp_stop_device(dx: &Wdm2DeviceExtension) {
     unlock_device(dx);
     unlock_device(dx);
     ke_wait_for_single_object(&dx.stopping_event, None);
-    trace(format_args!("PnpStopDevice: All pending I/O completed"));
+    DEBUGPRINT.print(b"PnpStopDevice: All pending I/O completed", &[]); // l.5629
     dx.stopping.store(false, Ordering::SeqCst);
     stop_device(dx);
     lock_device(dx);

@@ -17,8 +17,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use super::deviceio::set_power_state;
 use super::dispatch::complete_irp;
 use super::pnp::{dx, lock_device, unlock_device};
-use super::{is_book, trace};
+use super::{DEBUGPRINT, is_book};
 use crate::ddk::*;
+use crate::drivers::debugprint::client::DpArg;
 use crate::sync::Mutex;
 
 /// Wdm2Power (Listing 10.2, l.6569–6590): only a started device handles
@@ -31,9 +32,8 @@ pub(super) fn wdm2_power(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     if !lock_device(dx) {
         return refuse(fdo, irp, STATUS_DELETE_PENDING);
     }
-    let location = io_get_current_irp_stack_location(&irp);
-    let minor = location.minor_function;
-    trace(format_args!("Power {}", function_name(location.major_function, minor)));
+    let minor = io_get_current_irp_stack_location(&irp).minor_function;
+    DEBUGPRINT.print(b"Power %I", &[DpArg::Irp(&irp)]); // l.6578
     let status = if minor == IRP_MN_SET_POWER {
         power_set_power(fdo, irp)
     } else {
@@ -85,17 +85,17 @@ fn power_set_power(fdo: &DeviceObject, irp: Irp) -> NtStatus {
         Some(PowerState::System(system)) => {
             let desired = device_state_for(system);
             if desired < dx.power_state() {
-                trace(format_args!(
-                    "System state {}. Increase device power to {}",
-                    system as u8, desired as u8
-                ));
+                DEBUGPRINT.print(
+                    b"System state %d. Increase device power to %d", // l.6624
+                    &[DpArg::I32(system as i32), DpArg::I32(desired as i32)],
+                );
                 return pass_down_power_up(fdo, irp, on_complete_increase_system_power);
             }
             if desired > dx.power_state() {
-                trace(format_args!(
-                    "System state {}. Decrease device power to {}",
-                    system as u8, desired as u8
-                ));
+                DEBUGPRINT.print(
+                    b"System state %d. Decrease device power to %d", // l.6638
+                    &[DpArg::I32(system as i32), DpArg::I32(desired as i32)],
+                );
                 let status = send_device_set_power(fdo, desired);
                 if !status.is_success() {
                     po_start_next_power_irp(&irp);
@@ -105,15 +105,19 @@ fn power_set_power(fdo: &DeviceObject, irp: Irp) -> NtStatus {
         }
         Some(PowerState::Device(desired)) => {
             if desired < dx.power_state() {
-                trace(format_args!("Increase device power to {}", desired as u8));
+                let desired_state = DpArg::I32(desired as i32);
+                DEBUGPRINT.print(b"Increase device power to %d", &[desired_state]); // l.6665
                 return pass_down_power_up(fdo, irp, on_complete_increase_device_power);
             }
             if desired > dx.power_state() {
-                trace(format_args!("Decrease device power to {}", desired as u8));
+                let desired_state = DpArg::I32(desired as i32);
+                DEBUGPRINT.print(b"Decrease device power to %d", &[desired_state]); // l.6679
                 set_power_state(fdo, desired);
             }
         }
-        None => trace(format_args!("Power: unrecognised power type")),
+        // The book prints the PowerType (l.6691); a port IRP without power
+        // parameters has none to print.
+        None => DEBUGPRINT.msg(b"Power: unrecognised power type"),
     }
     default_power_handler(fdo, irp)
 }
@@ -148,7 +152,7 @@ fn on_complete_increase_system_power(
         io_mark_irp_pending(&mut irp);
     }
     let status = irp.io_status().status;
-    trace(format_args!("OnCompleteIncreaseSystemPower {:x}", status.0));
+    DEBUGPRINT.print(b"OnCompleteIncreaseSystemPower %x", &[DpArg::U32(status.0)]); // l.6718
     let Some(fdo) = fdo.filter(|_| status.is_success()) else {
         return Completion::Continue(irp);
     };
@@ -233,7 +237,7 @@ fn on_complete_increase_device_power(
         io_mark_irp_pending(&mut irp);
     }
     let status = irp.io_status().status;
-    trace(format_args!("OnCompleteIncreaseDevicePower {:x}", status.0));
+    DEBUGPRINT.print(b"OnCompleteIncreaseDevicePower %x", &[DpArg::U32(status.0)]); // l.6819
     let Some(fdo) = fdo.filter(|_| status.is_success()) else {
         return Completion::Continue(irp);
     };
@@ -277,7 +281,7 @@ fn request_device_set_power(
     completion: PowerCompletion,
     context: CompletionContext,
 ) -> NtStatus {
-    trace(format_args!("SendDeviceSetPower to {}", new as u8));
+    DEBUGPRINT.print(b"SendDeviceSetPower to %d", &[DpArg::I32(new as i32)]); // l.6761
     let state = PowerState::Device(new);
     po_request_power_irp(&dx(fdo).pdo, IRP_MN_SET_POWER, state, Some(completion), context)
 }
@@ -286,9 +290,7 @@ fn request_device_set_power(
 /// without reaching Wdm2 still changes its state.
 fn check_device_power_state(fdo: &DeviceObject, new: DevicePowerState, status: NtStatus) {
     if status.is_success() && dx(fdo).power_state() != new {
-        trace(format_args!(
-            "SendDeviceSetPower: Device state not set properly by us. Setting again"
-        ));
+        DEBUGPRINT.msg(b"SendDeviceSetPower: Device state not set properly by us. Setting again"); // l.6785
         set_power_state(fdo, new);
     }
 }
