@@ -1,6 +1,7 @@
 //! One integration binary; modules are named after the API they pin.
 
 mod debugprint_client;
+mod debugprint_driver;
 mod io_cancel;
 mod io_cleanup;
 mod io_irp;
