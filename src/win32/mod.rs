@@ -47,4 +47,7 @@ pub use setup_di::{
     setup_di_destroy_device_info_list, setup_di_enum_device_interfaces, setup_di_get_class_devs,
     setup_di_get_device_interface_detail,
 };
-pub use thread::{get_tick_count, sleep};
+pub use thread::{
+    SystemTime, ThreadHandle, create_thread, file_time_to_system_time, get_system_time,
+    get_tick_count, sleep, system_time_to_file_time, wait_for_thread,
+};

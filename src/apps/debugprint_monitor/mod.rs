@@ -20,11 +20,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::Console;
 use super::wdm1_test::get_device_via_interface01;
 use crate::drivers::debugprint::DEBUGPRINT_GUID;
-use crate::ke::{query_system_time, wait_for_single_object};
-use crate::ps::{Thread, create_system_thread_named};
-use crate::rtl::{TimeFields, time_fields_to_time, time_to_time_fields};
-use crate::sim::clock::TICKS_PER_SECOND;
 use crate::sync::Mutex;
+use crate::win32::{
+    SystemTime, ThreadHandle, create_thread, file_time_to_system_time, get_system_time,
+    system_time_to_file_time, wait_for_thread,
+};
+
+/// FILETIME units (100 ns) per second.
+const FILE_TIME_PER_SECOND: i64 = 10_000_000;
 
 /// How the Monitor shows times, and whether it mirrors rows to `tracing`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -42,7 +45,7 @@ pub struct MonitorOptions {
 #[derive(Debug)]
 pub struct Monitor {
     shared: Arc<Shared>,
-    listener: Option<Thread>,
+    listener: Option<ThreadHandle>,
 }
 
 /// What the listener thread shares with the application (LISTENER_INFO).
@@ -65,24 +68,23 @@ impl Shared {
 
     /// A row from the Monitor itself, stamped with the machine's clock.
     fn post_monitor(&self, message: String, set_modified: bool) {
-        let now = time_to_time_fields(query_system_time());
-        let time = self.local_time(&now);
+        let time = self.local_time(&get_system_time());
         self.post("Monitor", time, message, set_modified);
     }
 
     /// GMTtoLocalTime, then the Time column's text.
-    fn local_time(&self, gmt: &TimeFields) -> String {
+    fn local_time(&self, gmt: &SystemTime) -> String {
         local_time_text(gmt, self.options)
     }
 }
 
 /// `gmt` shifted by the offset and shown as `HH:MM:SS` (or with `.mmm`).
 /// Fields that name no time are shown as they came.
-fn local_time_text(gmt: &TimeFields, options: MonitorOptions) -> String {
-    let offset = i64::from(options.utc_offset_minutes) * 60 * TICKS_PER_SECOND as i64;
-    let local = time_fields_to_time(gmt)
+fn local_time_text(gmt: &SystemTime, options: MonitorOptions) -> String {
+    let offset = i64::from(options.utc_offset_minutes) * 60 * FILE_TIME_PER_SECOND;
+    let local = system_time_to_file_time(gmt)
         .and_then(|t| t.checked_add_signed(offset))
-        .map_or(*gmt, time_to_time_fields);
+        .map_or(*gmt, file_time_to_system_time);
     let seconds = format!("{:02}:{:02}:{:02}", local.hour, local.minute, local.second);
     match options.show_milliseconds {
         true => format!("{seconds}.{:03}", local.milliseconds),
@@ -108,10 +110,10 @@ impl Monitor {
             return Monitor { shared, listener: None };
         };
         let listening = shared.clone();
-        let listener = create_system_thread_named("Monitor listener", move || {
+        let listener = create_thread("Monitor listener", move || {
             listener::listen_thread_function(handle, &listening);
         });
-        Monitor { shared, listener: listener.ok() }
+        Monitor { shared, listener }
     }
 
     /// The rows so far.
@@ -130,7 +132,7 @@ impl Monitor {
     pub fn stop(self) -> Document {
         self.shared.keep_going.store(false, Ordering::Release);
         if let Some(listener) = &self.listener {
-            wait_for_single_object(listener, None);
+            wait_for_thread(listener, None);
         }
         self.document()
     }
@@ -140,8 +142,8 @@ impl Monitor {
 mod tests {
     use super::*;
 
-    fn gmt(hour: i16, minute: i16, second: i16, milliseconds: i16) -> TimeFields {
-        TimeFields { year: 2000, month: 2, day: 17, hour, minute, second, milliseconds, weekday: 4 }
+    fn gmt(hour: i16, minute: i16, second: i16, milliseconds: i16) -> SystemTime {
+        SystemTime { year: 2000, month: 2, day: 17, hour, minute, second, milliseconds, weekday: 4 }
     }
 
     #[test]
@@ -150,7 +152,7 @@ mod tests {
         assert_eq!(local_time_text(&gmt(23, 30, 5, 999), east), "00:30:05");
         let west = MonitorOptions { utc_offset_minutes: -330, show_milliseconds: true, ..east };
         assert_eq!(local_time_text(&gmt(1, 0, 0, 42), west), "19:30:00.042");
-        let garbage = TimeFields { month: 13, ..gmt(25, 61, 70, 0) };
+        let garbage = SystemTime { month: 13, ..gmt(25, 61, 70, 0) };
         assert_eq!(local_time_text(&garbage, MonitorOptions::default()), "25:61:70");
     }
 }
