@@ -39,6 +39,7 @@ fn each_run<T: std::fmt::Debug + 'static>(scenario: impl Fn() -> T + Clone + 'st
             let run = machine.run(scenario.clone());
             assert!(run.is_ok(), "{}", run.report());
             assert!(run.warnings.is_empty(), "{:?}", run.warnings);
+            assert_eq!(unfinished_irps(&run.trace), [], "{}", run.replay);
             let value = mask_fdo(&format!("{:?}", run.value_ref()));
             match &first {
                 Some((_, first)) => assert_eq!(&value, first, "{}", run.replay),
@@ -47,6 +48,24 @@ fn each_run<T: std::fmt::Debug + 'static>(scenario: impl Fn() -> T + Clone + 'st
         }
     }
     first.expect("at least one run").0
+}
+
+/// The IRPs of `trace` that were sent and never completed: none, after a
+/// scenario has stopped its Monitor and closed its clients.
+fn unfinished_irps(trace: &Trace) -> Vec<u32> {
+    let mut sent = std::collections::BTreeSet::new();
+    for record in trace.records() {
+        match record.event {
+            TraceEvent::IrpCall { irp, .. } => {
+                sent.insert(irp);
+            }
+            TraceEvent::IrpDone { irp, .. } => {
+                sent.remove(&irp);
+            }
+            _ => {}
+        }
+    }
+    sent.into_iter().collect()
 }
 
 /// `text` with the address after each "FDO is " (8 upper-case hex digits,
