@@ -2,6 +2,7 @@
 
 mod debugprint_client;
 mod debugprint_driver;
+mod debugprint_model;
 mod debugprint_monitor;
 mod io_cancel;
 mod io_cleanup;
