@@ -15,6 +15,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+
+#[path = "common/chain.rs"]
+mod chain;
+#[path = "common/stack3.rs"]
+mod stack3;
 use wdmsim::drivers::wdm1;
 use wdmsim::sync::Mutex;
 use wdmsim::win32::*;
@@ -79,5 +84,43 @@ fn wdm1_read(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, wdm1_read);
+/// Group 1: a synchronous IRP through upper filter → FDO → PDO.
+fn irp_stack_3(c: &mut Criterion) {
+    let mut group = c.benchmark_group("irp_stack_3");
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(1));
+    fn timed(iters: u64) -> Duration {
+        let mut stack = stack3::Stack3::new();
+        let start = Instant::now();
+        for _ in 0..iters {
+            black_box(stack.read());
+        }
+        let elapsed = start.elapsed();
+        assert_eq!(stack.buffer(), [1, 2, 3, 4]);
+        elapsed
+    }
+    group.bench_function("wdmsim_threaded", |b| {
+        b.iter_custom(|iters| Machine::threaded().processors(1).run(move || timed(iters)).value());
+    });
+    group.bench_function("wdmsim_threaded_no_io_verification", |b| {
+        b.iter_custom(|iters| {
+            let machine = Machine::threaded().processors(1).io_verification(false);
+            machine.run(move || timed(iters)).value()
+        });
+    });
+    group.bench_function("baseline_call_chain", |b| {
+        let data = Mutex::new([1u8, 2, 3, 4]);
+        b.iter(|| chain::call(black_box(&data)));
+    });
+    group.bench_function("baseline_channel_hops", |b| {
+        let data = Mutex::new([1u8, 2, 3, 4]);
+        let mut hops = chain::Hops::new();
+        b.iter(|| hops.call(black_box(&data)));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, irp_stack_3, wdm1_read);
 criterion_main!(benches);

@@ -434,6 +434,13 @@ impl Irp {
         self.inner.priority_boost
     }
 
+    /// Sets AssociatedIrp.SystemBuffer, as a driver does on an IRP it
+    /// allocated (IoAllocateIrp) before sending it, and returns what was
+    /// there, as it takes its buffer back after completion.
+    pub fn replace_system_buffer(&mut self, buffer: Option<Vec<u8>>) -> Option<Vec<u8>> {
+        std::mem::replace(&mut self.inner.system_buffer, buffer)
+    }
+
     pub(crate) fn set_buffers(
         &mut self,
         system_buffer: Option<Vec<u8>>,

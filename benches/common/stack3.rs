@@ -1,0 +1,131 @@
+//! A three-deep device stack (upper filter → FDO → PDO) for the IRP
+//! benchmarks: the upper two layers copy their stack location to the next
+//! and set a completion routine; the PDO copies 4 bytes under a spin lock
+//! and completes. The sender allocates each IRP (IoAllocateIrp), gets it
+//! back in its own completion routine and frees it (IoFreeIrp).
+
+use std::sync::{Arc, OnceLock};
+
+use wdmsim::ddk::*;
+use wdmsim::io;
+use wdmsim::sync::Mutex;
+
+/// A layer's device extension: the device below, if any, and the PDO's data.
+#[derive(Default)]
+struct Layer {
+    lower: OnceLock<DeviceObject>,
+    data: OnceLock<SpinLock<[u8; 4]>>,
+}
+
+fn stack_entry(driver: &mut DriverObject, _registry_path: &str) -> NtStatus {
+    driver.major_function[IRP_MJ_READ as usize] = Some(layer_read);
+    STATUS_SUCCESS
+}
+
+/// Dispatch for IRP_MJ_READ at every layer.
+fn layer_read(device: &DeviceObject, mut irp: Irp) -> NtStatus {
+    let layer = device.extension::<Layer>();
+    if let Some(lower) = layer.lower.get() {
+        io_copy_current_irp_stack_location_to_next(&mut irp);
+        io_set_completion_routine(&mut irp, layer_completed, None, true, true, true);
+        return io_call_driver(lower, irp);
+    }
+    let mut count = 0;
+    if let (Some(data), Some(buffer)) = (layer.data.get(), irp.system_buffer_mut()) {
+        let data = data.acquire();
+        count = data.len().min(buffer.len());
+        buffer[..count].copy_from_slice(&data[..count]);
+    }
+    *irp.io_status_mut() = IoStatusBlock { status: STATUS_SUCCESS, information: count };
+    io_complete_request(irp, IO_NO_INCREMENT);
+    STATUS_SUCCESS
+}
+
+/// A layer's completion routine: passes the pending mark up (book
+/// l.5545) and lets completion go on.
+fn layer_completed(
+    _device: Option<&DeviceObject>,
+    mut irp: Irp,
+    _: &CompletionContext,
+) -> Completion {
+    if irp.pending_returned() {
+        io_mark_irp_pending(&mut irp);
+    }
+    Completion::Continue(irp)
+}
+
+/// Where the sender's completion routine leaves the IRP.
+#[derive(Default)]
+struct Returned(Mutex<Option<Irp>>);
+
+fn sender_completed(
+    _device: Option<&DeviceObject>,
+    irp: Irp,
+    context: &CompletionContext,
+) -> Completion {
+    if let Some(returned) = context.as_ref().and_then(|c| c.downcast_ref::<Returned>()) {
+        *returned.0.lock() = Some(irp);
+    }
+    Completion::MoreProcessingRequired
+}
+
+/// The stack and what the sender keeps between IRPs.
+pub struct Stack3 {
+    top: DeviceObject,
+    returned: Arc<Returned>,
+    context: CompletionContext,
+    buffer: Option<Vec<u8>>,
+}
+
+impl Stack3 {
+    /// Loads the driver and builds the stack; the PDO holds `[1, 2, 3, 4]`.
+    pub fn new() -> Stack3 {
+        let driver = io::load_driver("Stack3", stack_entry).expect("DriverEntry");
+        let create = || {
+            io_create_device(&driver, Layer::default(), None, FILE_DEVICE_UNKNOWN, 0, false)
+                .expect("a device")
+        };
+        let (pdo, fdo, filter) = (create(), create(), create());
+        let _ = pdo.extension::<Layer>().data.set(SpinLock::named("data", [1, 2, 3, 4]));
+        for (upper, lower) in [(&fdo, &pdo), (&filter, &fdo)] {
+            let below = io_attach_device_to_device_stack(upper, lower).expect("attached");
+            let _ = upper.extension::<Layer>().lower.set(below);
+        }
+        for device in [&pdo, &fdo, &filter] {
+            device.set_flags(DO_BUFFERED_IO);
+            device.clear_flags(DO_DEVICE_INITIALIZING);
+        }
+        let returned = Arc::new(Returned::default());
+        let context: CompletionContext = Some(returned.clone());
+        Stack3 { top: filter, returned, context, buffer: Some(vec![0; 4]) }
+    }
+
+    /// One synchronous 4-byte read through the three layers; returns the
+    /// bytes read.
+    pub fn read(&mut self) -> usize {
+        let Some(mut irp) = io_allocate_irp(self.top.stack_size(), false) else { return 0 };
+        irp.replace_system_buffer(self.buffer.take());
+        let next = io_get_next_irp_stack_location(&mut irp);
+        next.major_function = IRP_MJ_READ;
+        next.parameters = Parameters::Read { length: 4, key: 0, byte_offset: 0 };
+        io_set_completion_routine(
+            &mut irp,
+            sender_completed,
+            self.context.clone(),
+            true,
+            true,
+            true,
+        );
+        io_call_driver(&self.top, irp);
+        let Some(mut irp) = self.returned.0.lock().take() else { return 0 };
+        let count = irp.io_status().information;
+        self.buffer = irp.replace_system_buffer(None);
+        io_free_irp(irp);
+        count
+    }
+
+    /// The sender's buffer after the last read.
+    pub fn buffer(&self) -> &[u8] {
+        self.buffer.as_deref().unwrap_or_default()
+    }
+}
