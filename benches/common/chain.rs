@@ -80,9 +80,12 @@ fn layer(data: &Mutex<[u8; 4]>, request: &mut Request, depth: u8) {
     }
 }
 
+/// A channel into a layer.
+type Channel = (Sender<Box<Request>>, Receiver<Box<Request>>);
+
 /// The channel-hop chain: one channel into each of the three layers.
 pub struct Hops {
-    channels: Vec<(Sender<Box<Request>>, Receiver<Box<Request>>)>,
+    channels: Vec<Channel>,
     spare: Option<Box<Request>>,
 }
 
