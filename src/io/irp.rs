@@ -601,9 +601,26 @@ pub fn get_next_irp_stack_location(irp: &mut Irp) -> &mut IoStackLocation {
 /// IoCopyCurrentIrpStackLocationToNext: the lower driver gets this
 /// driver's parameters, without its completion routine or control bits.
 pub fn copy_current_irp_stack_location_to_next(irp: &mut Irp) {
-    let current = irp.current_stack_location().clone();
-    let next = irp.next_stack_location_mut();
-    *next = IoStackLocation { control: 0, completion: None, device_object: None, ..current };
+    let current = irp.inner.current;
+    if current <= 1 {
+        no_more_stack_locations(irp);
+        return;
+    }
+    // Field by field: the device (IoCallDriver sets it) and the completion
+    // entry are not cloned only to be dropped, which costs two reference
+    // counts each on the hot path.
+    let at = (current as usize - 1).min(irp.inner.stack.len() - 1);
+    let (lower, upper) = irp.inner.stack.split_at_mut(at);
+    let (Some(next), Some(this)) = (lower.last_mut(), upper.first()) else { return };
+    next.major_function = this.major_function;
+    next.minor_function = this.minor_function;
+    next.flags = this.flags;
+    next.control = 0;
+    next.parameters.clone_from(&this.parameters);
+    next.file_object.clone_from(&this.file_object);
+    if next.completion.is_some() {
+        next.completion = None;
+    }
 }
 
 /// IoSkipCurrentIrpStackLocation: the lower driver will see this driver's

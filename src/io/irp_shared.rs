@@ -258,52 +258,69 @@ impl IrpShared {
     }
 
     /// The dispatch routine of `device` at `location` returned `status`.
+    /// The fast path is one `fetch_or` and two compares; what a violation
+    /// needs (ids, text) is computed only on the cold paths.
     pub(crate) fn returned(&self, device: &DeviceObject, location: u8, status: NtStatus) {
         let Some(check) = self.check(location) else { return };
         check.returned.store(status.0, Ordering::Relaxed);
         let seen = check.state.fetch_or(RETURNED, Ordering::AcqRel);
-        let number = self.number();
-        let irp = u64::from(number);
-        let dev = u64::from(device.id().0);
         if seen & WALKED == 0 {
             if status != STATUS_PENDING {
-                verifier::io_violation(
-                    Rule::IrpNotHandled,
-                    [irp, dev, u64::from(status.0)],
-                    || {
-                        format!(
-                            "{} returned {status} without completing IRP {number} or returning STATUS_PENDING",
-                            device.label()
-                        )
-                    },
-                );
+                self.not_handled(device, status);
             }
             return;
         }
         let pending = seen & WALKED_PENDING != 0;
-        let final_status = NtStatus(check.walked.load(Ordering::Relaxed));
         if status == STATUS_PENDING {
             if !pending {
-                pending_not_marked(number, device);
+                pending_not_marked(self.number(), device);
             }
         } else if pending {
-            verifier::io_violation(
-                Rule::MarkedPendingNotReturned,
-                [irp, dev, u64::from(status.0)],
-                || format!("{} marked IRP {number} pending but returned {status}", device.label()),
-            );
-        } else if status != final_status {
-            verifier::io_violation(
-                Rule::ReturnedStatusMismatch,
-                [irp, u64::from(final_status.0), u64::from(status.0)],
-                || {
-                    format!(
-                        "{} returned {status} for IRP {number}, completed with {final_status}",
-                        device.label()
-                    )
-                },
-            );
+            self.marked_pending_not_returned(device, status);
+        } else {
+            let final_status = NtStatus(check.walked.load(Ordering::Relaxed));
+            if status != final_status {
+                self.returned_status_mismatch(device, status, final_status);
+            }
         }
+    }
+
+    #[cold]
+    fn not_handled(&self, device: &DeviceObject, status: NtStatus) {
+        let number = self.number();
+        let args = [u64::from(number), u64::from(device.id().0), u64::from(status.0)];
+        verifier::io_violation(Rule::IrpNotHandled, args, || {
+            format!(
+                "{} returned {status} without completing IRP {number} or returning STATUS_PENDING",
+                device.label()
+            )
+        });
+    }
+
+    #[cold]
+    fn marked_pending_not_returned(&self, device: &DeviceObject, status: NtStatus) {
+        let number = self.number();
+        let args = [u64::from(number), u64::from(device.id().0), u64::from(status.0)];
+        verifier::io_violation(Rule::MarkedPendingNotReturned, args, || {
+            format!("{} marked IRP {number} pending but returned {status}", device.label())
+        });
+    }
+
+    #[cold]
+    fn returned_status_mismatch(
+        &self,
+        device: &DeviceObject,
+        status: NtStatus,
+        completed: NtStatus,
+    ) {
+        let number = self.number();
+        let args = [u64::from(number), u64::from(completed.0), u64::from(status.0)];
+        verifier::io_violation(Rule::ReturnedStatusMismatch, args, || {
+            format!(
+                "{} returned {status} for IRP {number}, completed with {completed}",
+                device.label()
+            )
+        });
     }
 
     /// The completion walk left `location` (of `device`) with its pending
@@ -329,6 +346,7 @@ impl IrpShared {
     }
 }
 
+#[cold]
 fn pending_not_marked(number: u32, device: &DeviceObject) {
     verifier::io_violation(
         Rule::PendingNotMarked,
