@@ -4,6 +4,10 @@
 //! module and nothing else of the crate.
 
 pub use crate::ex::PoolType;
+pub use crate::ex::{
+    GeneralLookaside, LOOKASIDE_MINIMUM_BLOCK_SIZE, LookasideCounts, NPagedLookasideList,
+    PagedLookasideList,
+};
 pub use crate::hal::{
     interrupt_after, irql_for_irq, request_interrupt, set_interrupt_line, vector_for_irq,
 };
@@ -41,7 +45,15 @@ pub use crate::ps::Thread;
 pub use crate::status::*;
 pub use crate::win32::{FILE_SHARE_READ, FILE_SHARE_WRITE, GENERIC_READ, GENERIC_WRITE, Handle};
 
+pub use crate::ex::allocate_from_npaged_lookaside_list as ex_allocate_from_npaged_lookaside_list;
+pub use crate::ex::allocate_from_paged_lookaside_list as ex_allocate_from_paged_lookaside_list;
 pub use crate::ex::allocate_pool as ex_allocate_pool;
+pub use crate::ex::delete_npaged_lookaside_list as ex_delete_npaged_lookaside_list;
+pub use crate::ex::delete_paged_lookaside_list as ex_delete_paged_lookaside_list;
+pub use crate::ex::free_to_npaged_lookaside_list as ex_free_to_npaged_lookaside_list;
+pub use crate::ex::free_to_paged_lookaside_list as ex_free_to_paged_lookaside_list;
+pub use crate::ex::initialize_npaged_lookaside_list as ex_initialize_npaged_lookaside_list;
+pub use crate::ex::initialize_paged_lookaside_list as ex_initialize_paged_lookaside_list;
 pub use crate::io::acquire_cancel_spin_lock as io_acquire_cancel_spin_lock;
 pub use crate::io::acquire_remove_lock as io_acquire_remove_lock;
 pub use crate::io::allocate_driver_object_extension as io_allocate_driver_object_extension;

@@ -352,6 +352,12 @@ impl<T> SpinLock<T> {
         self.data.into_inner()
     }
 
+    /// The kernel lock's trace number: what a bug check about the object
+    /// this lock is part of prints for its address.
+    pub(crate) fn id(&self) -> ObjectId {
+        self.raw.id()
+    }
+
     #[inline]
     fn acquire_threaded(&self, raise: bool) -> SpinLockGuard<'_, T> {
         let old = pcr::irql();

@@ -149,6 +149,16 @@ pub enum Rule {
     PagedAllocationAtDispatch,
     /// ExAllocatePool above DISPATCH_LEVEL. 0xC4/0x02: IRQL, pool type, size.
     AllocationAboveDispatch,
+    /// ExInitialize(N)PagedLookasideList with entries smaller than
+    /// LOOKASIDE_MINIMUM_BLOCK_SIZE. 0xC4/0xCD: list, size, minimum.
+    LookasideBlockTooSmall,
+    /// ExFreeTo(N)PagedLookasideList with a block of another size than the
+    /// list's. NT cannot see it (an S-list entry carries no size) and the
+    /// pool is corrupted later; Driver Verifier's nearest stop is 0xC4/0x16,
+    /// "invalid parameters to a memory routine" (bug check 0xC4 reference).
+    /// The reference's P2 is reserved and P3 the pool address; here: list,
+    /// block length, list size.
+    LookasideFreeWrongSize,
     /// IoReleaseRemoveLock with a tag that holds no acquisition. 0xC4/0xD5:
     /// lock, tag.
     RemoveLockTagNotAcquired,
@@ -277,6 +287,8 @@ impl Rule {
             ZeroByteAllocation => 0x00,
             PagedAllocationAtDispatch => 0x01,
             AllocationAboveDispatch => 0x02,
+            LookasideBlockTooSmall => 0xCD,
+            LookasideFreeWrongSize => 0x16,
             RemoveLockTagNotAcquired => 0xD5,
             RemoveLockAndWaitTagNotAcquired => 0xD6,
             RemoveLockReinitialized => 0xD7,
@@ -358,6 +370,8 @@ impl Rule {
             ZeroByteAllocation => "zero-byte pool allocation",
             PagedAllocationAtDispatch => "paged pool allocated above APC_LEVEL",
             AllocationAboveDispatch => "pool allocated above DISPATCH_LEVEL",
+            LookasideBlockTooSmall => "lookaside list with entries below the minimum size",
+            LookasideFreeWrongSize => "block of the wrong size freed to a lookaside list",
             RemoveLockTagNotAcquired => "IoReleaseRemoveLock with a tag not acquired",
             RemoveLockAndWaitTagNotAcquired => "IoReleaseRemoveLockAndWait with a tag not acquired",
             RemoveLockReinitialized => "remove lock initialized again after removal",

@@ -4,6 +4,7 @@ mod debugprint_client;
 mod debugprint_driver;
 mod debugprint_model;
 mod debugprint_monitor;
+mod ex_lookaside;
 mod io_cancel;
 mod io_cleanup;
 mod io_irp;
