@@ -339,6 +339,59 @@ fn a_dropped_irp_is_0xc9_0x226() {
     assert_eq!(run.value(), done(0));
 }
 
+/// Passes its own location down (IoSkipCurrentIrpStackLocation): the
+/// lower driver's call shares it.
+fn skip(device: &DeviceObject, mut irp: Irp) -> NtStatus {
+    let next = device.extension::<Toy>().next.clone().expect("a next device");
+    io_skip_current_irp_stack_location(&mut irp);
+    io_call_driver(&next, irp)
+}
+
+/// The stop of a threaded run (no trace to look at): code and parameters.
+#[track_caller]
+fn threaded_stop<T: Debug>(run: &Run<T>) -> (u32, [u64; 4]) {
+    let check = bug_check_of(run);
+    (check.code, check.params)
+}
+
+/// On real threads the pending and status rules stop with the same
+/// parameters as in a simulation: alone, after a copy, after a skip (two
+/// drivers' calls share the location), and for an IRP completed by another
+/// thread; the correct drivers run clean.
+#[test]
+fn the_pending_and_status_rules_are_the_same_on_real_threads() {
+    let machine = || Machine::threaded().processors(2);
+    let success = u64::from(STATUS_SUCCESS.0);
+    let (run, irp) = run_toy(machine(), mark_complete_return_success);
+    let (code, params) = threaded_stop(&run);
+    assert_eq!((code, params[0], params[1], params[3]), (0xC9, 0x23E, irp, success));
+    let (run, irp) = run_toy(machine(), complete_success_return_unsuccessful);
+    let unsuccessful = u64::from(STATUS_UNSUCCESSFUL.0);
+    assert_eq!(threaded_stop(&run), (0xC9, [0x224, irp, success, unsuccessful]));
+    let (run, irp) = run_toy(machine(), pend_unmarked);
+    let (code, params) = threaded_stop(&run);
+    assert_eq!((code, params[0], params[1]), (0xC9, 0x23D, irp));
+    for upper in [forward as DispatchFn, skip] {
+        let (run, irp) = run_pair(machine(), upper, complete_success_return_unsuccessful, true);
+        assert_eq!(threaded_stop(&run), (0xC9, [0x224, irp, success, unsuccessful]));
+        let (run, irp) = run_pair(machine(), upper, mark_complete_return_success, true);
+        let (code, params) = threaded_stop(&run);
+        assert_eq!((code, params[0], params[1]), (0xC9, 0x23E, irp));
+        let (run, _) = run_pair(machine(), upper, mark_complete_return_pending, true);
+        assert_eq!(run.value(), done(3));
+        let (run, _) = run_pair(machine(), upper, complete_success_return_success, true);
+        assert_eq!(run.value(), done(3));
+        let (run, _) = run_pair(machine(), upper, pend_marked, true);
+        assert_eq!(run.value(), done(0));
+    }
+    let (run, _) = run_pair(machine(), forward_continue_marked, mark_complete_return_pending, true);
+    assert_eq!(run.value(), done(3));
+    for correct in [mark_complete_return_pending as DispatchFn, complete_success_return_success] {
+        assert_eq!(run_toy(machine(), correct).0.value(), done(3));
+    }
+    assert_eq!(run_toy(machine(), pend_marked).0.value(), done(0));
+}
+
 /// A completion routine that lets completion go on while PendingReturned is
 /// set, without IoMarkIrpPending, is 0xC9/0x228 (IRP); marking it is
 /// correct (book l.5545–5549). The lower driver pends and a thread
