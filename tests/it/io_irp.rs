@@ -1607,3 +1607,49 @@ type ZwResult = (
 
 /// Where the kernel thread of the Zw test leaves what it saw.
 static RESULT: wdmsim::sync::Mutex<Option<ZwResult>> = wdmsim::sync::Mutex::new(None);
+
+/// The bottom layer fills the system buffer its sender set with "wdm!".
+fn fill_system_buffer(_device: &DeviceObject, mut irp: Irp) -> NtStatus {
+    let count = match irp.system_buffer_mut() {
+        Some(buffer) => {
+            let count = buffer.len().min(4);
+            buffer[..count].copy_from_slice(&b"wdm!"[..count]);
+            count
+        }
+        None => 0,
+    };
+    complete(irp, STATUS_SUCCESS, count)
+}
+
+/// A driver's own IRP carries the buffer its sender set in
+/// AssociatedIrp.SystemBuffer down the stack, and the sender takes it back
+/// after completion (Irp::replace_system_buffer); without one the bottom
+/// driver sees none.
+#[test]
+fn a_driver_sets_and_takes_back_its_own_irps_system_buffer() {
+    let run = Machine::sim().processors(2).run(|| {
+        let log = Log::default();
+        let devices =
+            stack(&log, &[("Upper", pass_down_or_succeed), ("Bottom", fill_system_buffer)]);
+        let kept = Arc::new(Mutex::new(None::<Irp>));
+        let mut results = Vec::new();
+        for buffer in [Some(vec![0u8; 6]), None] {
+            let mut irp = io_allocate_irp(devices[0].stack_size(), false).expect("IoAllocateIrp");
+            assert_eq!(irp.replace_system_buffer(buffer), None, "a fresh IRP has none");
+            let next = io_get_next_irp_stack_location(&mut irp);
+            next.major_function = IRP_MJ_INTERNAL_DEVICE_CONTROL;
+            fn keep(_: Option<&DeviceObject>, irp: Irp, context: &CompletionContext) -> Completion {
+                *context_of::<Mutex<Option<Irp>>>(context).lock() = Some(irp);
+                Completion::MoreProcessingRequired
+            }
+            let context: CompletionContext = Some(kept.clone());
+            io_set_completion_routine(&mut irp, keep, context, true, true, true);
+            io_call_driver(&devices[0], irp);
+            let mut irp = kept.lock().take().expect("kept by the sender's routine");
+            results.push((irp.io_status().information, irp.replace_system_buffer(None)));
+            io_free_irp(irp);
+        }
+        results
+    });
+    assert_eq!(run.value(), [(4, Some(b"wdm!\0\0".to_vec())), (0, None)]);
+}
