@@ -94,6 +94,7 @@ impl DeviceObject {
     }
 
     /// DeviceObject->DriverObject.
+    #[inline]
     pub fn driver_object(&self) -> &Driver {
         &self.0.driver
     }
@@ -107,6 +108,7 @@ impl DeviceObject {
     }
 
     /// DeviceObject->Flags.
+    #[inline]
     pub fn flags(&self) -> u32 {
         self.0.flags.load(Ordering::Acquire)
     }
@@ -123,6 +125,7 @@ impl DeviceObject {
 
     /// DeviceObject->StackSize: the stack locations an IRP for this device
     /// needs.
+    #[inline]
     pub fn stack_size(&self) -> u8 {
         self.0.stack_size.load(Ordering::Acquire)
     }
@@ -133,6 +136,7 @@ impl DeviceObject {
     }
 
     /// The device this one is attached to (IoGetLowerDeviceObject).
+    #[inline]
     pub fn lower_device(&self) -> Option<DeviceObject> {
         self.0.attached_to.lock().clone()
     }
@@ -146,24 +150,25 @@ impl DeviceObject {
     /// DeviceObject->DeviceExtension, as the type IoCreateDevice was given.
     /// Asking for another type is the Rust form of a bad cast: bug check
     /// 0x1E (KMODE_EXCEPTION_NOT_HANDLED, access violation).
+    #[inline]
     pub fn extension<T: Any>(&self) -> &T {
         match self.0.extension.downcast_ref::<T>() {
             Some(extension) => extension,
-            None => {
-                verifier::bug_check(
-                    Rule::BadExtensionType,
-                    [0xC000_0005, u64::from(self.id().0), 0],
-                    format!(
-                        "the extension of {} is not a {}",
-                        self.label(),
-                        std::any::type_name::<T>()
-                    ),
-                );
-                panic!("wdmsim: extension type mismatch while unwinding");
-            }
+            None => self.bad_extension_type(std::any::type_name::<T>()),
         }
     }
 
+    #[cold]
+    fn bad_extension_type(&self, wanted: &str) -> ! {
+        verifier::bug_check(
+            Rule::BadExtensionType,
+            [0xC000_0005, u64::from(self.id().0), 0],
+            format!("the extension of {} is not a {wanted}", self.label()),
+        );
+        panic!("wdmsim: extension type mismatch while unwinding");
+    }
+
+    #[inline]
     pub fn is_deleted(&self) -> bool {
         self.0.deleted.load(Ordering::Acquire)
     }

@@ -184,6 +184,7 @@ impl fmt::Debug for IoStackLocation {
 
 impl IoStackLocation {
     /// The device this location belongs to (set by IoCallDriver).
+    #[inline]
     pub fn device_object(&self) -> Option<&DeviceObject> {
         self.device_object.as_ref()
     }
@@ -191,20 +192,41 @@ impl IoStackLocation {
     /// ZeroIrpStackLocation, as the completion walk leaves each location it
     /// passes: a reclaimed IRP sent down again carries nothing of the last
     /// round (its device and major function stay, as in NT).
+    #[inline]
     fn zero(&mut self) {
         self.minor_function = 0;
         self.flags = 0;
         self.control = 0;
-        // Only what holds something needs dropping (the I/O path's hot spot).
-        if !matches!(self.parameters, Parameters::None) {
-            self.parameters = Parameters::None;
-        }
+        self.clear_parameters();
         if self.file_object.is_some() {
             self.file_object = None;
         }
     }
 
+    /// Parameters back to None. The variants that hold no reference are
+    /// moved out and forgotten: the enum's drop glue is an out-of-line call
+    /// that every location of every IRP would pay (the I/O path's hot spot).
+    #[inline]
+    fn clear_parameters(&mut self) {
+        match self.parameters {
+            Parameters::None => {}
+            Parameters::Create { .. }
+            | Parameters::Read { .. }
+            | Parameters::Write { .. }
+            | Parameters::QueryDeviceRelations { .. }
+            | Parameters::QueryInterface { .. }
+            | Parameters::QueryId { .. }
+            | Parameters::QueryDeviceText { .. }
+            | Parameters::Power { .. }
+            | Parameters::WaitWake { .. } => {
+                std::mem::forget(std::mem::replace(&mut self.parameters, Parameters::None));
+            }
+            _ => self.parameters = Parameters::None,
+        }
+    }
+
     /// Back to a fresh location (a body going to the lookaside list).
+    #[inline]
     fn reset(&mut self) {
         self.zero();
         self.major_function = 0;
@@ -217,10 +239,12 @@ impl IoStackLocation {
     }
 
     /// The SL_PENDING_RETURNED bit (IoMarkIrpPending sets it).
+    #[inline]
     pub fn is_pending(&self) -> bool {
         self.control & SL_PENDING_RETURNED != 0
     }
 
+    #[inline]
     pub fn control(&self) -> u8 {
         self.control
     }
@@ -286,7 +310,9 @@ impl IrpInner {
         self.io_status = IoStatusBlock::default();
         self.pending_returned = false;
         // `clear` left the locations default; only a new size touches them.
-        self.stack.resize_with(stack_size as usize + 1, IoStackLocation::default);
+        if self.stack.len() != stack_size as usize + 1 {
+            self.stack.resize_with(stack_size as usize + 1, IoStackLocation::default);
+        }
         self.current = stack_size.saturating_add(1);
         self.driver_context = [0; 4];
         self.priority_boost = 0;
@@ -354,63 +380,76 @@ impl Irp {
     }
 
     /// The IRP's number in traces.
+    #[inline]
     pub fn number(&self) -> u32 {
         self.inner.number
     }
 
     /// Irp->IoStatus.
+    #[inline]
     pub fn io_status(&self) -> IoStatusBlock {
         self.inner.io_status
     }
 
+    #[inline]
     pub fn io_status_mut(&mut self) -> &mut IoStatusBlock {
         &mut self.inner.io_status
     }
 
     /// Irp->PendingReturned: whether the lower driver marked it pending.
+    #[inline]
     pub fn pending_returned(&self) -> bool {
         self.inner.pending_returned
     }
 
     /// Irp->Cancel: IoCancelIrp was called for it.
+    #[inline]
     pub fn cancel(&self) -> bool {
         self.inner.shared.cancel.load(Ordering::Acquire)
     }
 
     /// Irp->StackCount.
+    #[inline]
     pub fn stack_count(&self) -> u8 {
         (self.inner.stack.len() - 1) as u8
     }
 
     /// Irp->CurrentLocation (1-based; `stack_count + 1` before any call).
+    #[inline]
     pub fn current_location(&self) -> u8 {
         self.inner.current
     }
 
     /// AssociatedIrp.SystemBuffer (buffered I/O), if the request has one.
+    #[inline]
     pub fn system_buffer(&self) -> Option<&[u8]> {
         self.inner.system_buffer.as_deref()
     }
 
+    #[inline]
     pub fn system_buffer_mut(&mut self) -> Option<&mut [u8]> {
         self.inner.system_buffer.as_deref_mut()
     }
 
     /// Irp->MdlAddress (direct I/O).
+    #[inline]
     pub fn mdl_address(&self) -> Option<&Mdl> {
         self.inner.mdl_address.as_ref()
     }
 
     /// Irp->UserBuffer (neither I/O; METHOD_NEITHER output).
+    #[inline]
     pub fn user_buffer(&self) -> Option<&UserMemory> {
         self.inner.user_buffer.as_ref()
     }
 
     /// Tail.Overlay.DriverContext: four words for the current owner.
+    #[inline]
     pub fn driver_context(&self) -> &[usize; 4] {
         &self.inner.driver_context
     }
 
+    #[inline]
     pub fn driver_context_mut(&mut self) -> &mut [usize; 4] {
         &mut self.inner.driver_context
     }
@@ -457,11 +496,13 @@ impl Irp {
     }
 
     /// Location `n` (1-based), or the empty entry past the top.
+    #[inline]
     fn location(&self, n: u8) -> &IoStackLocation {
         let index = (n as usize).saturating_sub(1).min(self.inner.stack.len() - 1);
         &self.inner.stack[index]
     }
 
+    #[inline]
     fn location_mut(&mut self, n: u8) -> &mut IoStackLocation {
         let last = self.inner.stack.len() - 1;
         let index = (n as usize).saturating_sub(1).min(last);
@@ -469,28 +510,33 @@ impl Irp {
     }
 
     /// IoGetCurrentIrpStackLocation.
+    #[inline]
     pub fn current_stack_location(&self) -> &IoStackLocation {
         self.location(self.inner.current)
     }
 
+    #[inline]
     pub fn current_stack_location_mut(&mut self) -> &mut IoStackLocation {
         let current = self.inner.current;
         self.location_mut(current)
     }
 
     /// The location the next IoCallDriver will use, if there is one left.
+    #[inline]
     pub(crate) fn next_location(&self) -> Option<&IoStackLocation> {
         let current = self.inner.current;
         (current > 1).then(|| self.location(current - 1))
     }
 
     /// The record shared with cancel handles and the verifier.
+    #[inline]
     pub(crate) fn shared_record(&self) -> &IrpShared {
         &self.inner.shared
     }
 
     /// IoGetNextIrpStackLocation: the lower driver's location. An IRP with
     /// no location left is bug check 0x35 (NO_MORE_IRP_STACK_LOCATIONS).
+    #[inline]
     pub fn next_stack_location_mut(&mut self) -> &mut IoStackLocation {
         let current = self.inner.current;
         if current <= 1 {
@@ -576,6 +622,7 @@ pub fn initialize_irp(irp: &mut Irp, stack_size: u8) {
     reset(irp, stack_size);
 }
 
+#[inline]
 fn reset(irp: &mut Irp, stack_size: u8) {
     let inner = &mut irp.inner;
     let verify = inner.shared.verified();
@@ -589,17 +636,20 @@ fn reset(irp: &mut Irp, stack_size: u8) {
 }
 
 /// IoGetCurrentIrpStackLocation.
+#[inline]
 pub fn get_current_irp_stack_location(irp: &Irp) -> &IoStackLocation {
     irp.current_stack_location()
 }
 
 /// IoGetNextIrpStackLocation.
+#[inline]
 pub fn get_next_irp_stack_location(irp: &mut Irp) -> &mut IoStackLocation {
     irp.next_stack_location_mut()
 }
 
 /// IoCopyCurrentIrpStackLocationToNext: the lower driver gets this
 /// driver's parameters, without its completion routine or control bits.
+#[inline]
 pub fn copy_current_irp_stack_location_to_next(irp: &mut Irp) {
     let current = irp.inner.current;
     if current <= 1 {
@@ -625,12 +675,14 @@ pub fn copy_current_irp_stack_location_to_next(irp: &mut Irp) {
 
 /// IoSkipCurrentIrpStackLocation: the lower driver will see this driver's
 /// own location; this driver cannot set a completion routine for the call.
+#[inline]
 pub fn skip_current_irp_stack_location(irp: &mut Irp) {
     irp.inner.current = irp.inner.current.saturating_add(1);
 }
 
 /// IoSetCompletionRoutine: `routine` runs as completion passes back up
 /// through this driver, when the final status matches the flags.
+#[inline]
 pub fn set_completion_routine(
     irp: &mut Irp,
     routine: CompletionRoutine,
@@ -656,6 +708,7 @@ pub fn set_completion_routine(
 
 /// IoMarkIrpPending: sets the pending bit of the current location. The
 /// dispatch routine must then return STATUS_PENDING (book l.4302).
+#[inline]
 pub fn mark_irp_pending(irp: &mut Irp) {
     irp.current_stack_location_mut().control |= SL_PENDING_RETURNED;
 }
@@ -664,6 +717,7 @@ pub fn mark_irp_pending(irp: &mut Irp) {
 /// location, records the device there, and calls the dispatch routine for
 /// the location's major function, returning what it returns. Power IRPs
 /// go through PoCallDriver instead (book l.6429).
+#[inline]
 pub fn call_driver(device: &DeviceObject, irp: Irp) -> NtStatus {
     call_driver_via(device, irp, Via::Io)
 }
@@ -1016,4 +1070,22 @@ pub(crate) fn is_serialized_power(minor: u8) -> bool {
 /// location the held IRP will use stays clean for the drivers that get it.)
 pub(crate) fn mark_sender_pending(irp: &mut Irp) {
     irp.current_stack_location_mut().control |= SL_PENDING_RETURNED;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `clear_parameters` forgets these variants instead of dropping them:
+    /// none of their fields may own anything.
+    #[test]
+    fn the_variants_clear_parameters_forgets_own_nothing() {
+        assert!(!std::mem::needs_drop::<Guid>());
+        assert!(!std::mem::needs_drop::<DeviceRelationType>());
+        assert!(!std::mem::needs_drop::<BusQueryIdType>());
+        assert!(!std::mem::needs_drop::<DeviceTextType>());
+        assert!(!std::mem::needs_drop::<PowerState>());
+        assert!(!std::mem::needs_drop::<PowerAction>());
+        assert!(!std::mem::needs_drop::<SystemPowerState>());
+    }
 }
