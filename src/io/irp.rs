@@ -158,6 +158,15 @@ pub enum Completion {
     MoreProcessingRequired,
 }
 
+/// `IrpInner::current` of an IRP completed to the top or freed.
+const DISPOSED: u8 = 0;
+
+/// Entries of a stack of `stack_size` locations: at least one, so every
+/// position has a location to read.
+fn entries(stack_size: u8) -> usize {
+    usize::from(stack_size).max(1)
+}
+
 /// IO_STACK_LOCATION.
 #[derive(Clone, Default)]
 pub struct IoStackLocation {
@@ -264,9 +273,14 @@ pub(crate) struct IrpInner {
     number: u32,
     io_status: IoStatusBlock,
     pending_returned: bool,
-    /// `stack_count` locations plus one empty entry past the top, which
-    /// IoGetCurrentIrpStackLocation of a fresh IRP points at (as in NT).
+    /// The `stack_count` locations (at least one entry). NT's fresh IRP
+    /// points its current location one past the top, at no location; here
+    /// that position reads and writes the top location, so a creator that
+    /// looks at it sees no garbage and an IRP carries no empty entry.
     stack: Vec<IoStackLocation>,
+    stack_count: u8,
+    /// The current location, 1-based; 0 once the IRP is completed to the
+    /// top or freed (dropping it then is not a leak).
     current: u8,
     system_buffer: Option<Vec<u8>>,
     mdl_address: Option<Mdl>,
@@ -278,8 +292,6 @@ pub(crate) struct IrpInner {
     priority_boost: i8,
     pub(crate) origin: Origin,
     pub(crate) shared: Arc<IrpShared>,
-    /// Completed to the top or freed: dropping it is not a leak.
-    disposed: bool,
 }
 
 impl IrpInner {
@@ -288,7 +300,8 @@ impl IrpInner {
             number,
             io_status: IoStatusBlock::default(),
             pending_returned: false,
-            stack: vec![IoStackLocation::default(); stack_size as usize + 1],
+            stack: vec![IoStackLocation::default(); entries(stack_size)],
+            stack_count: stack_size,
             current: stack_size.saturating_add(1),
             system_buffer: None,
             mdl_address: None,
@@ -298,7 +311,6 @@ impl IrpInner {
             priority_boost: 0,
             origin,
             shared: Arc::new(IrpShared::new(number, stack_size, verify)),
-            disposed: false,
         }
     }
 
@@ -310,9 +322,10 @@ impl IrpInner {
         self.io_status = IoStatusBlock::default();
         self.pending_returned = false;
         // `clear` left the locations default; only a new size touches them.
-        if self.stack.len() != stack_size as usize + 1 {
-            self.stack.resize_with(stack_size as usize + 1, IoStackLocation::default);
+        if self.stack.len() != entries(stack_size) {
+            self.stack.resize_with(entries(stack_size), IoStackLocation::default);
         }
+        self.stack_count = stack_size;
         self.current = stack_size.saturating_add(1);
         self.driver_context = [0; 4];
         self.priority_boost = 0;
@@ -323,9 +336,11 @@ impl IrpInner {
             fence(Ordering::Acquire);
             self.shared.clear(number, stack_size);
         } else {
-            self.shared = Arc::new(IrpShared::new(number, stack_size, verify));
+            // A record grows to the largest IRP its body has carried, so a
+            // thread that mixes stack depths settles without reallocating.
+            let locations = stack_size.max(self.shared.locations());
+            self.shared = Arc::new(IrpShared::new(number, locations, verify));
         }
-        self.disposed = false;
     }
 
     /// Drops every reference the body holds into a machine, so it can wait
@@ -343,7 +358,7 @@ impl IrpInner {
         // The shared record stays: IoCallDriver may still hold it to check
         // the dispatch routine's return; `prepare` replaces it if it is
         // still held then (by a cancel handle, say).
-        self.disposed = true;
+        self.current = DISPOSED;
         self.system_buffer.take()
     }
 }
@@ -411,7 +426,7 @@ impl Irp {
     /// Irp->StackCount.
     #[inline]
     pub fn stack_count(&self) -> u8 {
-        (self.inner.stack.len() - 1) as u8
+        self.inner.stack_count
     }
 
     /// Irp->CurrentLocation (1-based; `stack_count + 1` before any call).
@@ -559,7 +574,7 @@ impl Irp {
 
 impl Drop for IrpInner {
     fn drop(&mut self) {
-        if self.disposed || !self.shared.verified() {
+        if self.current == DISPOSED || !self.shared.verified() {
             return;
         }
         // An IRP nobody completed, freed or kept: its requester waits
@@ -659,7 +674,14 @@ pub fn copy_current_irp_stack_location_to_next(irp: &mut Irp) {
     // Field by field: the device (IoCallDriver sets it) and the completion
     // entry are not cloned only to be dropped, which costs two reference
     // counts each on the hot path.
-    let at = (current as usize - 1).min(irp.inner.stack.len() - 1);
+    if current > irp.inner.stack_count {
+        // A fresh IRP has no current location: the next one gets nothing.
+        let next = irp.next_stack_location_mut();
+        let device = next.device_object.take();
+        *next = IoStackLocation { device_object: device, ..IoStackLocation::default() };
+        return;
+    }
+    let at = current as usize - 1;
     let (lower, upper) = irp.inner.stack.split_at_mut(at);
     let (Some(next), Some(this)) = (lower.last_mut(), upper.first()) else { return };
     next.major_function = this.major_function;
@@ -710,7 +732,10 @@ pub fn set_completion_routine(
 /// dispatch routine must then return STATUS_PENDING (book l.4302).
 #[inline]
 pub fn mark_irp_pending(irp: &mut Irp) {
-    irp.current_stack_location_mut().control |= SL_PENDING_RETURNED;
+    // The creator's own completion routine has no location to mark.
+    if irp.inner.current <= irp.inner.stack_count {
+        irp.current_stack_location_mut().control |= SL_PENDING_RETURNED;
+    }
 }
 
 /// IoCallDriver: passes `irp` to `device`'s driver: moves to the next stack
@@ -1069,7 +1094,9 @@ pub(crate) fn is_serialized_power(minor: u8) -> bool {
 /// above the sender's, whose owner gets STATUS_PENDING in turn; the
 /// location the held IRP will use stays clean for the drivers that get it.)
 pub(crate) fn mark_sender_pending(irp: &mut Irp) {
-    irp.current_stack_location_mut().control |= SL_PENDING_RETURNED;
+    if irp.inner.current <= irp.inner.stack_count {
+        irp.current_stack_location_mut().control |= SL_PENDING_RETURNED;
+    }
 }
 
 #[cfg(test)]

@@ -38,7 +38,8 @@ pub(crate) struct IrpShared {
     checks: Vec<LocationCheck>,
     /// For a verified SET_POWER or QUERY_POWER: each device whose driver
     /// got it, and whether that driver called PoStartNextPowerIrp.
-    power: Mutex<Vec<(DeviceObject, bool)>>,
+    /// Boxed: power IRPs are rare, and an IRP in flight stays small.
+    power: Mutex<Option<Box<Vec<(DeviceObject, bool)>>>>,
     /// `power` has entries (so clearing it needs its lock).
     power_used: AtomicBool,
     /// A PnP IRP's status was once something else than STATUS_NOT_SUPPORTED.
@@ -60,9 +61,6 @@ struct LocationCheck {
     state: AtomicU8,
 }
 
-/// Checks a record has at least (NT's large IRPs have 8 locations).
-const CHECKS_MIN: usize = 8;
-
 const RETURNED: u8 = 1;
 const WALKED: u8 = 2;
 const WALKED_PENDING: u8 = 4;
@@ -73,8 +71,7 @@ impl IrpShared {
     /// The shared record of IRP `number` with `locations` stack locations,
     /// checked if `verify`.
     pub(crate) fn new(number: u32, locations: u8, verify: bool) -> IrpShared {
-        // Room for the usual stack depths, so a reused record fits most IRPs.
-        let checks = if verify { (locations as usize).max(CHECKS_MIN) } else { 0 };
+        let checks = if verify { locations as usize } else { 0 };
         IrpShared {
             number: AtomicU32::new(number),
             cancel: AtomicBool::new(false),
@@ -85,7 +82,7 @@ impl IrpShared {
             finished: AtomicBool::new(false),
             completed_unowned: AtomicBool::new(false),
             checks: (0..checks).map(|_| LocationCheck::default()).collect(),
-            power: Mutex::new(Vec::new()),
+            power: Mutex::new(None),
             power_used: AtomicBool::new(false),
             pnp_status_set: AtomicBool::new(false),
         }
@@ -94,6 +91,11 @@ impl IrpShared {
     /// The IRP's number in traces.
     pub(crate) fn number(&self) -> u32 {
         self.number.load(Ordering::Relaxed)
+    }
+
+    /// How many locations this record has checks for.
+    pub(crate) fn locations(&self) -> u8 {
+        u8::try_from(self.checks.len()).unwrap_or(u8::MAX)
     }
 
     /// Whether [`IrpShared::clear`] can make this the record of an IRP with
@@ -164,7 +166,9 @@ impl IrpShared {
     pub(crate) fn forget_power(&self) {
         if self.power_used.load(Ordering::Acquire) {
             self.power_used.store(false, Ordering::Release);
-            self.power.lock().clear();
+            if let Some(power) = self.power.lock().as_mut() {
+                power.clear();
+            }
         }
     }
 
@@ -192,6 +196,7 @@ impl IrpShared {
     pub(crate) fn power_visited(&self, device: &DeviceObject) {
         self.power_used.store(true, Ordering::Release);
         let mut power = self.power.lock();
+        let power = power.get_or_insert_with(Box::default);
         if !power.iter().any(|(d, _)| d == device) {
             power.push((device.clone(), false));
         }
@@ -204,7 +209,7 @@ impl IrpShared {
     pub(crate) fn power_started(&self, device: &DeviceObject) {
         let twice = {
             let mut power = self.power.lock();
-            match power.iter_mut().find(|(d, _)| d == device) {
+            match power.iter_mut().flat_map(|p| p.iter_mut()).find(|(d, _)| d == device) {
                 Some(entry) => std::mem::replace(&mut entry.1, true),
                 None => false,
             }
@@ -225,7 +230,13 @@ impl IrpShared {
         if !self.power_used.load(Ordering::Acquire) {
             return;
         }
-        let missed = self.power.lock().iter().find(|(_, started)| !started).map(|(d, _)| d.clone());
+        let missed = self
+            .power
+            .lock()
+            .iter()
+            .flat_map(|p| p.iter())
+            .find(|(_, started)| !started)
+            .map(|(d, _)| d.clone());
         if let Some(device) = missed {
             let number = self.number();
             verifier::io_violation(
