@@ -17,6 +17,10 @@ use crate::status::{NtStatus, STATUS_PENDING};
 use crate::sync::Mutex;
 use crate::verifier::{self, Rule};
 
+/// Each device whose driver got a power IRP, and whether that driver
+/// called PoStartNextPowerIrp for it.
+type PowerVisits = Vec<(DeviceObject, bool)>;
+
 pub(crate) struct IrpShared {
     number: AtomicU32,
     /// Irp->Cancel.
@@ -39,7 +43,7 @@ pub(crate) struct IrpShared {
     /// For a verified SET_POWER or QUERY_POWER: each device whose driver
     /// got it, and whether that driver called PoStartNextPowerIrp.
     /// Boxed: power IRPs are rare, and an IRP in flight stays small.
-    power: Mutex<Option<Box<Vec<(DeviceObject, bool)>>>>,
+    power: Mutex<Option<Box<PowerVisits>>>,
     /// `power` has entries (so clearing it needs its lock).
     power_used: AtomicBool,
     /// A PnP IRP's status was once something else than STATUS_NOT_SUPPORTED.
