@@ -4,6 +4,9 @@
 //! Issue 3 asks for a read path that allocates nothing after warm-up: the
 //! I/O manager takes IRPs, requests and system buffers from per-thread
 //! lookaside lists (ex::lookaside) and gives them back at completion.
+//! Issue 6 asks the same of the three-layer driver-to-driver path of the
+//! `irp_stack_3` benchmark (benches/common/stack3.rs), and for fewer than
+//! 512 bytes of heap per IRP in flight with three stack locations.
 
 // The one unsafe block outside sim/fiber.rs: implementing GlobalAlloc is
 // unsafe by definition; this one only counts and forwards to the system.
@@ -11,8 +14,17 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
+use std::sync::Arc;
 
+// Each test binary uses part of the shared stack: this one neither
+// `Stack3::load` nor `Stack3::sender` on their own, nor `buffer`.
+#[allow(dead_code)]
+#[path = "../benches/common/stack3.rs"]
+mod stack3;
+
+use wdmsim::ddk::*;
 use wdmsim::drivers::wdm1;
+use wdmsim::sync::Mutex;
 use wdmsim::win32::*;
 use wdmsim::{Machine, io, pnp};
 
@@ -22,6 +34,13 @@ thread_local! {
     /// Allocations made by this thread (a const initializer: reading it
     /// never allocates).
     static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+    /// Bytes this thread allocated less the bytes it freed (whoever
+    /// allocated them).
+    static NET_BYTES: Cell<i64> = const { Cell::new(0) };
+}
+
+fn add_bytes(delta: i64) {
+    NET_BYTES.with(|n| n.set(n.get() + delta));
 }
 
 // SAFETY: every call is forwarded unchanged to the system allocator; the
@@ -30,17 +49,20 @@ thread_local! {
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        add_bytes(layout.size() as i64);
         // SAFETY: forwarded with the caller's layout.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        add_bytes(-(layout.size() as i64));
         // SAFETY: `ptr` came from `alloc` above, i.e. from System.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.with(|n| n.set(n.get() + 1));
+        add_bytes(new_size as i64 - layout.size() as i64);
         // SAFETY: as for dealloc; the new size comes from the caller.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -51,6 +73,10 @@ static GLOBAL: Counting = Counting;
 
 fn allocations() -> u64 {
     ALLOCATIONS.with(Cell::get)
+}
+
+fn net_bytes() -> i64 {
+    NET_BYTES.with(Cell::get)
 }
 
 const WARM_UP: u32 = 100;
@@ -118,5 +144,107 @@ fn a_simulated_read_write_or_ioctl_allocates_nothing_after_warm_up() {
         let made =
             Machine::sim().processors(1).trace(false).run(move || allocations_per_call(op)).value();
         assert_eq!(made, 0, "{what}: {made} allocations in {MEASURED} calls");
+    }
+}
+
+/// Allocations `MEASURED` three-layer reads (filter → FDO → PDO, each
+/// upper layer copying its location and setting a completion routine; the
+/// sender allocating and freeing each IRP) made after `WARM_UP` of them.
+fn stack3_allocations_per_read() -> u64 {
+    let mut stack = stack3::Stack3::new();
+    for _ in 0..WARM_UP {
+        assert_eq!(stack.read(), 4);
+    }
+    let before = allocations();
+    for _ in 0..MEASURED {
+        assert_eq!(stack.read(), 4);
+    }
+    allocations() - before
+}
+
+#[test]
+fn a_three_layer_irp_allocates_nothing_after_warm_up() {
+    let threaded = Machine::threaded().processors(1).run(stack3_allocations_per_read).value();
+    assert_eq!(threaded, 0, "threaded: {threaded} allocations in {MEASURED} IRPs");
+    let sim = Machine::sim().processors(1).trace(false).run(stack3_allocations_per_read).value();
+    assert_eq!(sim, 0, "simulated: {sim} allocations in {MEASURED} IRPs");
+}
+
+/// IRPs held pending at once in the bytes-per-IRP measurement.
+const IN_FLIGHT: usize = 1000;
+
+/// The target of issue 6: heap bytes per IRP in flight, three locations.
+const BYTES_PER_IRP_TARGET: i64 = 512;
+
+/// What an IRP in flight with three locations held when this test was
+/// written (x86-64), with and without Driver Verifier's I/O checks: the
+/// body (`IrpInner`, 152 bytes), four stack locations (the three and the
+/// empty one past the top, 72 bytes each), the shared record in its `Arc`
+/// (16 + 104) and, verified, its checks (at least 8 locations × 12). The
+/// target above is missed; this bound keeps it from growing unnoticed.
+const BYTES_PER_IRP_NOW: [i64; 2] = [656, 560];
+
+/// Net heap bytes and allocations per IRP for `IN_FLIGHT` IRPs of three
+/// stack locations held pending at a PDO, measured on a new system thread
+/// (its lookaside lists are empty, so every IRP is new memory). The IRPs
+/// carry no buffer: this is the IRP alone.
+fn bytes_per_held_irp(machine: Machine) -> (i64, u64) {
+    machine
+        .run(|| {
+            let stack = stack3::Stack3::holding();
+            let result = Arc::new(Mutex::new(None));
+            let slot = Arc::clone(&result);
+            let sender = ps_create_system_thread(move || {
+                let (bytes, count) = (net_bytes(), allocations());
+                for _ in 0..IN_FLIGHT {
+                    assert!(stack.send_held(), "the PDO holds the IRP");
+                }
+                let held = (net_bytes() - bytes, allocations() - count);
+                assert_eq!(stack.complete_held(), IN_FLIGHT);
+                let n = IN_FLIGHT as u64;
+                *slot.lock() = Some((held.0 / n as i64, held.1 / n));
+            })
+            .expect("a system thread");
+            ke_wait_for_single_object(&sender, None);
+            result.lock().take().expect("the sender measured")
+        })
+        .value()
+}
+
+/// Bytes per IRP in flight, verified and not, printed with the sizes that
+/// make them up.
+fn measure_bytes_per_irp() -> [(&'static str, i64); 2] {
+    let measured = [
+        ("threaded", Machine::threaded().processors(1)),
+        ("threaded, no I/O verification", Machine::threaded().processors(1).io_verification(false)),
+    ]
+    .map(|(what, machine)| (what, bytes_per_held_irp(machine)));
+    println!(
+        "IoStackLocation: {} bytes (Parameters {}, CompletionContext {})",
+        size_of::<IoStackLocation>(),
+        size_of::<Parameters>(),
+        size_of::<CompletionContext>()
+    );
+    measured.map(|(what, (bytes, count))| {
+        println!("{what}: {bytes} bytes in {count} allocations per IRP in flight");
+        (what, bytes)
+    })
+}
+
+#[test]
+fn an_irp_in_flight_with_three_locations_holds_no_more_than_when_measured() {
+    for ((what, bytes), now) in measure_bytes_per_irp().into_iter().zip(BYTES_PER_IRP_NOW) {
+        assert!(bytes <= now, "{what}: {bytes} bytes per IRP in flight, was {now}");
+    }
+}
+
+#[test]
+#[ignore = "issue 6 target missed: 656 bytes per IRP in flight (560 unverified); docs/PERFORMANCE.md"]
+fn an_irp_in_flight_with_three_locations_holds_under_512_bytes() {
+    for (what, bytes) in measure_bytes_per_irp() {
+        assert!(
+            bytes < BYTES_PER_IRP_TARGET,
+            "{what}: {bytes} bytes per IRP in flight (target < {BYTES_PER_IRP_TARGET})"
+        );
     }
 }

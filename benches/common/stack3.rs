@@ -3,6 +3,12 @@
 //! and set a completion routine; the PDO copies 4 bytes under a spin lock
 //! and completes. The sender allocates each IRP (IoAllocateIrp), gets it
 //! back in its own completion routine and frees it (IoFreeIrp).
+//!
+//! Several senders can share one stack ([`Stack3::sender`]) and several
+//! stacks one driver ([`Stack3::load`], [`Stack3::on`]): the scaling
+//! benchmark's separate and shared devices. A holding stack
+//! ([`Stack3::holding`]) keeps every read pending at the PDO, for
+//! measuring what an IRP in flight holds (tests/allocations.rs).
 
 use std::sync::{Arc, OnceLock};
 
@@ -10,16 +16,35 @@ use wdmsim::ddk::*;
 use wdmsim::io;
 use wdmsim::sync::Mutex;
 
-/// A layer's device extension: the device below, if any, and the PDO's data.
+/// A layer's device extension: the device below, if any, the PDO's data,
+/// and the IRPs a holding PDO keeps pending.
 #[derive(Default)]
 struct Layer {
     lower: OnceLock<DeviceObject>,
     data: OnceLock<SpinLock<[u8; 4]>>,
+    held: Mutex<Vec<Irp>>,
 }
 
 fn stack_entry(driver: &mut DriverObject, _registry_path: &str) -> NtStatus {
     driver.major_function[IRP_MJ_READ as usize] = Some(layer_read);
     STATUS_SUCCESS
+}
+
+fn holding_entry(driver: &mut DriverObject, _registry_path: &str) -> NtStatus {
+    driver.major_function[IRP_MJ_READ as usize] = Some(holding_read);
+    STATUS_SUCCESS
+}
+
+/// Dispatch for IRP_MJ_READ in a holding stack: the upper layers as in
+/// [`layer_read`]; the PDO marks the IRP pending and keeps it.
+fn holding_read(device: &DeviceObject, mut irp: Irp) -> NtStatus {
+    let layer = device.extension::<Layer>();
+    if layer.lower.get().is_some() {
+        return layer_read(device, irp);
+    }
+    io_mark_irp_pending(&mut irp);
+    layer.held.lock().push(irp);
+    STATUS_PENDING
 }
 
 /// Dispatch for IRP_MJ_READ at every layer.
@@ -69,9 +94,19 @@ fn sender_completed(
     Completion::MoreProcessingRequired
 }
 
+/// How many IRPs a holding stack's PDO has room for before its list grows.
+pub const HOLD_MAX: usize = 4096;
+
+/// A held IRP's sender: frees the IRP when it comes back.
+fn held_completed(_device: Option<&DeviceObject>, irp: Irp, _: &CompletionContext) -> Completion {
+    io_free_irp(irp);
+    Completion::MoreProcessingRequired
+}
+
 /// The stack and what the sender keeps between IRPs.
 pub struct Stack3 {
     top: DeviceObject,
+    pdo: DeviceObject,
     returned: Arc<Returned>,
     context: CompletionContext,
     buffer: Option<Vec<u8>>,
@@ -80,9 +115,29 @@ pub struct Stack3 {
 impl Stack3 {
     /// Loads the driver and builds the stack; the PDO holds `[1, 2, 3, 4]`.
     pub fn new() -> Stack3 {
-        let driver = io::load_driver("Stack3", stack_entry).expect("DriverEntry");
+        Stack3::on(&Stack3::load())
+    }
+
+    /// Loads the driver, to build stacks [`Stack3::on`] it.
+    pub fn load() -> Driver {
+        io::load_driver("Stack3", stack_entry).expect("DriverEntry")
+    }
+
+    /// A stack whose PDO keeps every read pending until
+    /// [`Stack3::complete_held`].
+    /// Room for [`HOLD_MAX`] IRPs is made first, so holding one allocates
+    /// nothing in the driver (as NT drivers queue IRPs through the list
+    /// entry inside the IRP).
+    pub fn holding() -> Stack3 {
+        let stack = Stack3::on(&io::load_driver("Stack3Hold", holding_entry).expect("DriverEntry"));
+        stack.pdo.extension::<Layer>().held.lock().reserve(HOLD_MAX);
+        stack
+    }
+
+    /// Builds a stack of three new devices of `driver`.
+    pub fn on(driver: &Driver) -> Stack3 {
         let create = || {
-            io_create_device(&driver, Layer::default(), None, FILE_DEVICE_UNKNOWN, 0, false)
+            io_create_device(driver, Layer::default(), None, FILE_DEVICE_UNKNOWN, 0, false)
                 .expect("a device")
         };
         let (pdo, fdo, filter) = (create(), create(), create());
@@ -95,9 +150,18 @@ impl Stack3 {
             device.set_flags(DO_BUFFERED_IO);
             device.clear_flags(DO_DEVICE_INITIALIZING);
         }
+        Stack3::sending_to(filter, pdo)
+    }
+
+    fn sending_to(top: DeviceObject, pdo: DeviceObject) -> Stack3 {
         let returned = Arc::new(Returned::default());
         let context: CompletionContext = Some(returned.clone());
-        Stack3 { top: filter, returned, context, buffer: Some(vec![0; 4]) }
+        Stack3 { top, pdo, returned, context, buffer: Some(vec![0; 4]) }
+    }
+
+    /// Another sender on the same three devices, with its own buffer.
+    pub fn sender(&self) -> Stack3 {
+        Stack3::sending_to(self.top.clone(), self.pdo.clone())
     }
 
     /// One synchronous 4-byte read through the three layers; returns the
@@ -121,6 +185,28 @@ impl Stack3 {
         let count = irp.io_status().information;
         self.buffer = irp.replace_system_buffer(None);
         io_free_irp(irp);
+        count
+    }
+
+    /// Sends a read without a buffer that a holding stack's PDO keeps
+    /// pending; false if no IRP could be allocated or it did not pend.
+    pub fn send_held(&self) -> bool {
+        let Some(mut irp) = io_allocate_irp(self.top.stack_size(), false) else { return false };
+        let next = io_get_next_irp_stack_location(&mut irp);
+        next.major_function = IRP_MJ_READ;
+        next.parameters = Parameters::Read { length: 0, key: 0, byte_offset: 0 };
+        io_set_completion_routine(&mut irp, held_completed, None, true, true, true);
+        io_call_driver(&self.top, irp) == STATUS_PENDING
+    }
+
+    /// Completes every IRP the PDO holds; returns how many.
+    pub fn complete_held(&self) -> usize {
+        let held = std::mem::take(&mut *self.pdo.extension::<Layer>().held.lock());
+        let count = held.len();
+        for mut irp in held {
+            *irp.io_status_mut() = IoStatusBlock { status: STATUS_SUCCESS, information: 0 };
+            io_complete_request(irp, IO_NO_INCREMENT);
+        }
         count
     }
 

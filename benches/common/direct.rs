@@ -1,0 +1,71 @@
+//! A bench driver doing direct I/O, for the `wdm1_read` group's direct
+//! rows: Wdm1 is buffered only. One device, `\Device\BenchDirect` with
+//! DO_DIRECT_IO and the link `\??\BenchDirect`, holding a byte buffer
+//! under a spin lock. Its IRP_MJ_READ copies from the buffer at the read's
+//! offset into the caller's pages through the IRP's MDL
+//! (MmGetSystemAddressForMdlSafe) and completes with the count, as Wdm1Read
+//! does into its system buffer; create and close just succeed.
+
+use wdmsim::ddk::*;
+use wdmsim::io;
+
+/// The device's data.
+struct Data(SpinLock<Vec<u8>>);
+
+fn entry(driver: &mut DriverObject, _registry_path: &str) -> NtStatus {
+    driver.major_function[IRP_MJ_CREATE as usize] = Some(succeed);
+    driver.major_function[IRP_MJ_CLOSE as usize] = Some(succeed);
+    driver.major_function[IRP_MJ_READ as usize] = Some(direct_read);
+    STATUS_SUCCESS
+}
+
+fn complete(mut irp: Irp, status: NtStatus, information: usize) -> NtStatus {
+    *irp.io_status_mut() = IoStatusBlock { status, information };
+    io_complete_request(irp, IO_NO_INCREMENT);
+    status
+}
+
+fn succeed(_device: &DeviceObject, irp: Irp) -> NtStatus {
+    complete(irp, STATUS_SUCCESS, 0)
+}
+
+/// Copies up to the read's length from the data at its offset into the
+/// MDL's pages.
+fn direct_read(device: &DeviceObject, irp: Irp) -> NtStatus {
+    let Parameters::Read { length, byte_offset, .. } =
+        io_get_current_irp_stack_location(&irp).parameters
+    else {
+        return complete(irp, STATUS_INVALID_PARAMETER, 0);
+    };
+    let Ok(offset) = usize::try_from(byte_offset) else {
+        return complete(irp, STATUS_INVALID_PARAMETER, 0);
+    };
+    let mut count = 0;
+    if let Some(mdl) = irp.mdl_address() {
+        let data = device.extension::<Data>().0.acquire();
+        let from = data.get(offset..).unwrap_or_default();
+        let wanted = (length as usize).min(mdl.byte_count());
+        count = mm_get_system_address_for_mdl_safe(mdl).write(0, &from[..wanted.min(from.len())]);
+    }
+    complete(irp, STATUS_SUCCESS, count)
+}
+
+/// Loads the driver and creates its device holding `data`; returns the
+/// Win32 path that opens it.
+pub fn install(data: Vec<u8>) -> String {
+    let driver = io::load_driver("BenchDirect", entry).expect("DriverEntry");
+    let device = io_create_device(
+        &driver,
+        Data(SpinLock::named("data", data)),
+        Some("\\Device\\BenchDirect"),
+        FILE_DEVICE_UNKNOWN,
+        0,
+        false,
+    )
+    .expect("IoCreateDevice");
+    device.set_flags(DO_DIRECT_IO);
+    device.clear_flags(DO_DEVICE_INITIALIZING);
+    let link = io_create_symbolic_link("\\??\\BenchDirect", "\\Device\\BenchDirect");
+    assert_eq!(link, STATUS_SUCCESS, "IoCreateSymbolicLink");
+    "\\\\.\\BenchDirect".to_string()
+}
