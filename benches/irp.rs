@@ -23,7 +23,9 @@
 //! pending costs, and the I/O manager's own wait (KeWaitForSingleObject on
 //! the request's event after STATUS_PENDING) is the one being measured.
 //! Baselines: the same handoff as a message to a worker thread and back
-//! through crossbeam channels (a message-passing design), and as plain
+//! through crossbeam channels (a message-passing design; both ends spin
+//! briefly before they sleep), the same with the sender blocking on a
+//! condition variable at once as threaded mode's waits do, and as plain
 //! calls (park the request, take it back, copy, complete).
 //!
 //! Run: `cargo bench --bench irp`, `-- --quick`, or `-- --test` (CI smoke;
@@ -225,6 +227,36 @@ fn irp_pended(c: &mut Criterion) {
         b.iter(|| {
             to_worker.send(black_box([0; 4])).expect("the worker");
             replies.recv().expect("the worker")
+        });
+        drop(to_worker);
+        worker.join().expect("the worker ends");
+    });
+    group.bench_function("baseline_channel_worker_blocking_wait", |b| {
+        // The sender waits as threaded mode's KeWaitForSingleObject does: it
+        // blocks on a condition variable at once, without spinning first.
+        let data = Arc::new(Mutex::new([1u8, 2, 3, 4]));
+        let done =
+            Arc::new((parking_lot::Mutex::new(None::<[u8; 4]>), parking_lot::Condvar::new()));
+        let (to_worker, requests) = bounded::<[u8; 4]>(1);
+        let completed = Arc::clone(&done);
+        let worker = std::thread::spawn(move || {
+            for mut buffer in requests {
+                buffer.copy_from_slice(&*data.lock());
+                let (slot, signal) = &*completed;
+                *slot.lock() = Some(buffer);
+                signal.notify_all();
+            }
+        });
+        b.iter(|| {
+            to_worker.send(black_box([0; 4])).expect("the worker");
+            let (slot, signal) = &*done;
+            let mut reply = slot.lock();
+            loop {
+                if let Some(buffer) = reply.take() {
+                    break buffer;
+                }
+                signal.wait(&mut reply);
+            }
         });
         drop(to_worker);
         worker.join().expect("the worker ends");
