@@ -2,7 +2,8 @@
 //! docs/PERFORMANCE.md): synchronous IRPs through upper filter → FDO → PDO
 //! (benches/common/stack3.rs) sent by 1 or 2 system threads of a threaded
 //! machine with 2 processors, each thread on its own stack ("separate":
-//! one driver, two stacks of three devices) or all on one stack ("shared":
+//! one driver, each sender building its own stack of three devices) or all
+//! on one stack ("shared":
 //! the PDO's spin lock, the devices' reference counts and the driver's
 //! dispatch table are contended).
 //!
@@ -63,22 +64,29 @@ fn timed_senders(threads: usize, devices: Devices, iters: u64) -> Duration {
     machine
         .run(move || {
             let driver = Stack3::load();
-            let first = Stack3::on(&driver);
-            let mut stacks = vec![];
-            for _ in 1..threads {
-                stacks.push(match devices {
-                    Devices::Separate => Stack3::on(&driver),
-                    Devices::Shared => first.sender(),
-                });
-            }
-            stacks.push(first);
+            // Separate stacks are built by their senders, so each one's
+            // objects come from that thread's heap: built one after the
+            // other on one thread, two stacks' objects share cache lines,
+            // which cost 2 threads about a tenth of their rate
+            // (docs/PERFORMANCE.md, "Scaling").
+            let stacks: Vec<Option<Stack3>> = match devices {
+                Devices::Separate => (0..threads).map(|_| None).collect(),
+                Devices::Shared => {
+                    let first = Stack3::on(&driver);
+                    let mut stacks: Vec<_> = (1..threads).map(|_| Some(first.sender())).collect();
+                    stacks.push(Some(first));
+                    stacks
+                }
+            };
             let go = Event::new(EventType::NotificationEvent, false);
             let mut ready = vec![];
             let mut senders = vec![];
-            for mut stack in stacks {
+            for stack in stacks {
                 let (go, warm) = (go.clone(), Event::new(EventType::NotificationEvent, false));
                 ready.push(warm.clone());
+                let driver = driver.clone();
                 let sender = ps_create_system_thread(move || {
+                    let mut stack = stack.unwrap_or_else(|| Stack3::on(&driver));
                     for _ in 0..WARM_UP {
                         assert_eq!(stack.read(), 4);
                     }
