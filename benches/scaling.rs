@@ -68,7 +68,7 @@ fn timed_senders(threads: usize, devices: Devices, iters: u64) -> Duration {
             // objects come from that thread's heap: built one after the
             // other on one thread, two stacks' objects share cache lines,
             // which cost 2 threads about a tenth of their rate
-            // (docs/PERFORMANCE.md, "Scaling").
+            // (docs/PERFORMANCE.md, "Group 4: scaling").
             let stacks: Vec<Option<Stack3>> = match devices {
                 Devices::Separate => (0..threads).map(|_| None).collect(),
                 Devices::Shared => {
