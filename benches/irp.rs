@@ -1,22 +1,22 @@
 //! IRP-path benchmarks with in-run baselines (docs/PERFORMANCE.md).
 //!
 //! `irp_stack_3` (group 1): a synchronous IRP through upper filter → FDO →
-//! PDO (benches/common/stack3.rs) against the same work as a plain call
-//! chain and as a chain of crossbeam channel hops (benches/common/chain.rs).
+//! PDO (src/bench/stack3.rs) against the same work as a plain call
+//! chain and as a chain of crossbeam channel hops (src/bench/chain.rs).
 //!
 //! `wdm1_read` (group 2): a Win32 ReadFile through the whole path: handle
 //! lookup → the I/O manager builds the IRP → IoCallDriver → the driver's
 //! read (copy under a spin lock) → IoCompleteRequest → the caller gets its
 //! bytes. Buffered I/O is Wdm1 (Wdm1Read: BufferLock, the copy, two trace
 //! lines; the I/O manager copies the system buffer back), 4 bytes and
-//! 4 KiB; direct I/O is a bench driver (benches/common/direct.rs, an MDL
+//! 4 KiB; direct I/O is a bench driver (src/bench/direct.rs, an MDL
 //! over the caller's buffer), the same sizes. The baseline is the work that
 //! is left without a kernel: a copy of the same size under a `parking_lot`
 //! mutex through a plain function call.
 //!
 //! `irp_pended` (group 3): a 4-byte ReadFile on a synchronous handle whose
 //! driver pends the IRP (IoMarkIrpPending, STATUS_PENDING) and completes it
-//! from a DPC (benches/common/pended.rs): queued by the dispatch routine on
+//! from a DPC (src/bench/pended.rs): queued by the dispatch routine on
 //! its own processor, targeted at the other processor, or run by a timer
 //! due at once. The sender is a synchronous Win32 read because that is the
 //! caller of group 2: the difference to `wdm1_read/wdmsim_threaded` is what
@@ -41,18 +41,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_channel::bounded;
 
-#[path = "common/chain.rs"]
-mod chain;
-#[path = "common/direct.rs"]
-mod direct;
-#[path = "common/pended.rs"]
-mod pended;
-// Shared with benches/scaling.rs and tests/allocations.rs, which use the
-// parts this file does not (other senders, holding stacks).
-#[allow(dead_code)]
-#[path = "common/stack3.rs"]
-mod stack3;
-use pended::Completer;
+use wdmsim::bench::{Completer, Stack3, chain, install_direct, install_pended};
 use wdmsim::drivers::wdm1;
 use wdmsim::sync::Mutex;
 use wdmsim::win32::*;
@@ -104,7 +93,7 @@ fn timed_reads<const N: usize>(iters: u64) -> Duration {
 /// of all of them.
 fn direct_reads<const N: usize>(iters: u64) -> Duration {
     let data = pattern::<N>();
-    let h = open(&direct::install(data.to_vec()));
+    let h = open(&install_direct(data.to_vec()).expect("the direct device"));
     time_reads(h, iters, &data)
 }
 
@@ -174,7 +163,7 @@ fn wdm1_read(c: &mut Criterion) {
 /// Opens the pending driver with `completer` and times `iters` 4-byte
 /// reads, each pended and completed by the DPC.
 fn pended_reads(completer: Completer, iters: u64) -> Duration {
-    let h = open(&pended::install(completer));
+    let h = open(&install_pended(completer).expect("the pending device"));
     time_reads(h, iters, &[1, 2, 3, 4])
 }
 
@@ -280,7 +269,7 @@ fn irp_stack_3(c: &mut Criterion) {
     group.sample_size(20);
     group.throughput(Throughput::Elements(1));
     fn timed(iters: u64) -> Duration {
-        let mut stack = stack3::Stack3::new();
+        let mut stack = Stack3::new().expect("the stack");
         let start = Instant::now();
         for _ in 0..iters {
             black_box(stack.read());

@@ -1,6 +1,6 @@
 //! Multi-processor scaling of the three-layer IRP path (group 4,
 //! docs/PERFORMANCE.md): synchronous IRPs through upper filter → FDO → PDO
-//! (benches/common/stack3.rs) sent by 1 or 2 system threads of a threaded
+//! (src/bench/stack3.rs) sent by 1 or 2 system threads of a threaded
 //! machine with 2 processors, each thread on its own stack ("separate":
 //! one driver, each sender building its own stack of three devices) or all
 //! on one stack ("shared":
@@ -13,7 +13,7 @@
 //! thread's. The timed region starts when every sender has warmed up and
 //! is released by one event, and ends when the last one is done.
 //!
-//! The baseline is the plain call chain of benches/common/chain.rs (`call`:
+//! The baseline is the plain call chain of src/bench/chain.rs (`call`:
 //! the same layering and 4-byte locked copy, no kernel) on 1 and 2 host
 //! threads, with a mutex each (separate) or one shared mutex.
 //!
@@ -29,17 +29,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
-// Shared with benches/irp.rs; this file does not use the channel hops.
-#[allow(dead_code)]
-#[path = "common/chain.rs"]
-mod chain;
-// Shared with benches/irp.rs and tests/allocations.rs; this file does not
-// use the holding stacks nor `buffer`.
-#[allow(dead_code)]
-#[path = "common/stack3.rs"]
-mod stack3;
-use stack3::Stack3;
 use wdmsim::Machine;
+use wdmsim::bench::{Stack3, chain};
 use wdmsim::ddk::*;
 use wdmsim::sync::Mutex;
 
@@ -63,7 +54,7 @@ fn timed_senders(threads: usize, devices: Devices, iters: u64) -> Duration {
     let machine = Machine::threaded().processors(2);
     machine
         .run(move || {
-            let driver = Stack3::load();
+            let driver = Stack3::load().expect("the Stack3 driver");
             // Separate stacks are built by their senders, so each one's
             // objects come from that thread's heap: built one after the
             // other on one thread, two stacks' objects share cache lines,
@@ -72,7 +63,7 @@ fn timed_senders(threads: usize, devices: Devices, iters: u64) -> Duration {
             let stacks: Vec<Option<Stack3>> = match devices {
                 Devices::Separate => (0..threads).map(|_| None).collect(),
                 Devices::Shared => {
-                    let first = Stack3::on(&driver);
+                    let first = Stack3::on(&driver).expect("a stack");
                     let mut stacks: Vec<_> = (1..threads).map(|_| Some(first.sender())).collect();
                     stacks.push(Some(first));
                     stacks
@@ -86,7 +77,7 @@ fn timed_senders(threads: usize, devices: Devices, iters: u64) -> Duration {
                 ready.push(warm.clone());
                 let driver = driver.clone();
                 let sender = ps_create_system_thread(move || {
-                    let mut stack = stack.unwrap_or_else(|| Stack3::on(&driver));
+                    let mut stack = stack.unwrap_or_else(|| Stack3::on(&driver).expect("a stack"));
                     for _ in 0..WARM_UP {
                         assert_eq!(stack.read(), 4);
                     }

@@ -19,6 +19,7 @@
 //! Start with [`sim::Machine`]; drivers import [`ddk`].
 
 pub mod apps;
+pub mod bench;
 pub mod cm;
 pub mod ddk;
 pub mod drivers;

@@ -16,11 +16,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
 
-// Each test binary uses part of the shared stack: this one neither
-// `Stack3::load` nor `Stack3::sender` on their own, nor `buffer`.
-#[allow(dead_code)]
-#[path = "../benches/common/stack3.rs"]
-mod stack3;
+use wdmsim::bench::Stack3;
 
 use wdmsim::ddk::*;
 use wdmsim::drivers::wdm1;
@@ -151,7 +147,7 @@ fn a_simulated_read_write_or_ioctl_allocates_nothing_after_warm_up() {
 /// upper layer copying its location and setting a completion routine; the
 /// sender allocating and freeing each IRP) made after `WARM_UP` of them.
 fn stack3_allocations_per_read() -> u64 {
-    let mut stack = stack3::Stack3::new();
+    let mut stack = Stack3::new().expect("the stack");
     for _ in 0..WARM_UP {
         assert_eq!(stack.read(), 4);
     }
@@ -186,7 +182,7 @@ const BYTES_PER_IRP_MAX: i64 = 512;
 fn bytes_per_held_irp(machine: Machine) -> (i64, u64) {
     machine
         .run(|| {
-            let stack = stack3::Stack3::holding();
+            let stack = Stack3::holding().expect("the holding stack");
             let result = Arc::new(Mutex::new(None));
             let slot = Arc::clone(&result);
             let sender = ps_create_system_thread(move || {

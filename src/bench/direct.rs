@@ -1,13 +1,13 @@
-//! A bench driver doing direct I/O, for the `wdm1_read` group's direct
-//! rows: Wdm1 is buffered only. One device, `\Device\BenchDirect` with
+//! A driver doing direct I/O, for measuring direct reads (Wdm1, the
+//! buffered case, is buffered only). One device, `\Device\BenchDirect` with
 //! DO_DIRECT_IO and the link `\??\BenchDirect`, holding a byte buffer
 //! under a spin lock. Its IRP_MJ_READ copies from the buffer at the read's
 //! offset into the caller's pages through the IRP's MDL
 //! (MmGetSystemAddressForMdlSafe) and completes with the count, as Wdm1Read
 //! does into its system buffer; create and close just succeed.
 
-use wdmsim::ddk::*;
-use wdmsim::io;
+use crate::ddk::*;
+use crate::io;
 
 /// The device's data.
 struct Data(SpinLock<Vec<u8>>);
@@ -52,8 +52,8 @@ fn direct_read(device: &DeviceObject, irp: Irp) -> NtStatus {
 
 /// Loads the driver and creates its device holding `data`; returns the
 /// Win32 path that opens it.
-pub fn install(data: Vec<u8>) -> String {
-    let driver = io::load_driver("BenchDirect", entry).expect("DriverEntry");
+pub fn install(data: Vec<u8>) -> Result<String, NtStatus> {
+    let driver = io::load_driver("BenchDirect", entry)?;
     let device = io_create_device(
         &driver,
         Data(SpinLock::named("data", data)),
@@ -61,11 +61,11 @@ pub fn install(data: Vec<u8>) -> String {
         FILE_DEVICE_UNKNOWN,
         0,
         false,
-    )
-    .expect("IoCreateDevice");
+    )?;
     device.set_flags(DO_DIRECT_IO);
     device.clear_flags(DO_DEVICE_INITIALIZING);
-    let link = io_create_symbolic_link("\\??\\BenchDirect", "\\Device\\BenchDirect");
-    assert_eq!(link, STATUS_SUCCESS, "IoCreateSymbolicLink");
-    "\\\\.\\BenchDirect".to_string()
+    match io_create_symbolic_link("\\??\\BenchDirect", "\\Device\\BenchDirect") {
+        STATUS_SUCCESS => Ok("\\\\.\\BenchDirect".to_string()),
+        status => Err(status),
+    }
 }

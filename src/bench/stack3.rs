@@ -1,4 +1,4 @@
-//! A three-deep device stack (upper filter → FDO → PDO) for the IRP
+//! A three-deep device stack (upper filter → FDO → PDO) for IRP
 //! benchmarks: the upper two layers copy their stack location to the next
 //! and set a completion routine; the PDO copies 4 bytes under a spin lock
 //! and completes. The sender allocates each IRP (IoAllocateIrp), gets it
@@ -8,13 +8,13 @@
 //! stacks one driver ([`Stack3::load`], [`Stack3::on`]): the scaling
 //! benchmark's separate and shared devices. A holding stack
 //! ([`Stack3::holding`]) keeps every read pending at the PDO, for
-//! measuring what an IRP in flight holds (tests/allocations.rs).
+//! measuring what an IRP in flight holds.
 
 use std::sync::{Arc, OnceLock};
 
-use wdmsim::ddk::*;
-use wdmsim::io;
-use wdmsim::sync::Mutex;
+use crate::ddk::*;
+use crate::io;
+use crate::sync::Mutex;
 
 /// A layer's device extension: the device below, if any, the PDO's data,
 /// and the IRPs a holding PDO keeps pending.
@@ -80,7 +80,7 @@ fn layer_completed(
 }
 
 /// Where the sender's completion routine leaves the IRP.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Returned(Mutex<Option<Irp>>);
 
 fn sender_completed(
@@ -104,6 +104,7 @@ fn held_completed(_device: Option<&DeviceObject>, irp: Irp, _: &CompletionContex
 }
 
 /// The stack and what the sender keeps between IRPs.
+#[derive(Debug)]
 pub struct Stack3 {
     top: DeviceObject,
     pdo: DeviceObject,
@@ -114,13 +115,13 @@ pub struct Stack3 {
 
 impl Stack3 {
     /// Loads the driver and builds the stack; the PDO holds `[1, 2, 3, 4]`.
-    pub fn new() -> Stack3 {
-        Stack3::on(&Stack3::load())
+    pub fn new() -> Result<Stack3, NtStatus> {
+        Stack3::on(&Stack3::load()?)
     }
 
     /// Loads the driver, to build stacks [`Stack3::on`] it.
-    pub fn load() -> Driver {
-        io::load_driver("Stack3", stack_entry).expect("DriverEntry")
+    pub fn load() -> Result<Driver, NtStatus> {
+        io::load_driver("Stack3", stack_entry)
     }
 
     /// A stack whose PDO keeps every read pending until
@@ -128,29 +129,28 @@ impl Stack3 {
     /// Room for [`HOLD_MAX`] IRPs is made first, so holding one allocates
     /// nothing in the driver (as NT drivers queue IRPs through the list
     /// entry inside the IRP).
-    pub fn holding() -> Stack3 {
-        let stack = Stack3::on(&io::load_driver("Stack3Hold", holding_entry).expect("DriverEntry"));
+    pub fn holding() -> Result<Stack3, NtStatus> {
+        let stack = Stack3::on(&io::load_driver("Stack3Hold", holding_entry)?)?;
         stack.pdo.extension::<Layer>().held.lock().reserve(HOLD_MAX);
-        stack
+        Ok(stack)
     }
 
     /// Builds a stack of three new devices of `driver`.
-    pub fn on(driver: &Driver) -> Stack3 {
-        let create = || {
-            io_create_device(driver, Layer::default(), None, FILE_DEVICE_UNKNOWN, 0, false)
-                .expect("a device")
-        };
-        let (pdo, fdo, filter) = (create(), create(), create());
+    pub fn on(driver: &Driver) -> Result<Stack3, NtStatus> {
+        let create =
+            || io_create_device(driver, Layer::default(), None, FILE_DEVICE_UNKNOWN, 0, false);
+        let (pdo, fdo, filter) = (create()?, create()?, create()?);
         let _ = pdo.extension::<Layer>().data.set(SpinLock::named("data", [1, 2, 3, 4]));
         for (upper, lower) in [(&fdo, &pdo), (&filter, &fdo)] {
-            let below = io_attach_device_to_device_stack(upper, lower).expect("attached");
+            let below =
+                io_attach_device_to_device_stack(upper, lower).ok_or(STATUS_NO_SUCH_DEVICE)?;
             let _ = upper.extension::<Layer>().lower.set(below);
         }
         for device in [&pdo, &fdo, &filter] {
             device.set_flags(DO_BUFFERED_IO);
             device.clear_flags(DO_DEVICE_INITIALIZING);
         }
-        Stack3::sending_to(filter, pdo)
+        Ok(Stack3::sending_to(filter, pdo))
     }
 
     fn sending_to(top: DeviceObject, pdo: DeviceObject) -> Stack3 {

@@ -1,5 +1,5 @@
-//! The baselines of the three-layer IRP benchmark: the same work as
-//! [`super::stack3`] without a kernel. Each of the two upper layers copies
+//! Baselines for the three-layer IRP benchmark: the same work as
+//! [`super::Stack3`] without a kernel. Each of the two upper layers copies
 //! its stack location to the next and sets a completion routine; the
 //! bottom one copies 4 bytes under a lock and completes; completion walks
 //! back up calling the routines. `call` is a plain call chain (the limit);
@@ -8,10 +8,10 @@
 
 use std::hint::black_box;
 
+use crate::sync::Mutex;
 use crossbeam_channel::{Receiver, Sender, bounded};
-use wdmsim::sync::Mutex;
 
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Location {
     major: u8,
     length: u32,
@@ -20,7 +20,7 @@ struct Location {
 }
 
 /// A request with four locations, as an IRP for three layers and its sender.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct Request {
     locations: [Location; 4],
     current: usize,
@@ -84,9 +84,16 @@ fn layer(data: &Mutex<[u8; 4]>, request: &mut Request, depth: u8) {
 type Channel = (Sender<Box<Request>>, Receiver<Box<Request>>);
 
 /// The channel-hop chain: one channel into each of the three layers.
+#[derive(Debug)]
 pub struct Hops {
     channels: Vec<Channel>,
     spare: Option<Box<Request>>,
+}
+
+impl Default for Hops {
+    fn default() -> Hops {
+        Hops::new()
+    }
 }
 
 impl Hops {
@@ -101,8 +108,12 @@ impl Hops {
         *request = fresh();
         for depth in 0..3 {
             let (tx, rx) = &self.channels[depth];
-            tx.send(request).expect("the layer's channel");
-            request = rx.recv().expect("the layer's channel");
+            // Both ends are this chain's: neither send nor receive fails.
+            if tx.send(request).is_err() {
+                return 0;
+            }
+            let Ok(received) = rx.recv() else { return 0 };
+            request = received;
             if depth < 2 {
                 pass_down(&mut request);
             }

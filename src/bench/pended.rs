@@ -1,4 +1,4 @@
-//! A bench driver that pends every read, for the `irp_pended` group: its
+//! A driver that pends every read, for measuring completion from a DPC: its
 //! IRP_MJ_READ marks the IRP pending (IoMarkIrpPending), parks it in its
 //! device extension and returns STATUS_PENDING; a DPC takes it back, copies
 //! 4 bytes into the system buffer and completes it (IoCompleteRequest at
@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use wdmsim::ddk::*;
-use wdmsim::io;
+use crate::ddk::*;
+use crate::io;
 
 /// Who runs the completing DPC.
 #[derive(Clone, Copy, Debug)]
@@ -85,8 +85,8 @@ fn complete_parked(slot: &Slot) {
 
 /// Loads the driver and creates its device; returns the Win32 path that
 /// opens it.
-pub fn install(completer: Completer) -> String {
-    let driver = io::load_driver("BenchPended", entry).expect("DriverEntry");
+pub fn install(completer: Completer) -> Result<String, NtStatus> {
+    let driver = io::load_driver("BenchPended", entry)?;
     let slot = Slot::default();
     let parked = Arc::clone(&slot);
     let dpc = Dpc::named("complete", move |_, _, _| complete_parked(&parked));
@@ -102,11 +102,11 @@ pub fn install(completer: Completer) -> String {
         FILE_DEVICE_UNKNOWN,
         0,
         false,
-    )
-    .expect("IoCreateDevice");
+    )?;
     device.set_flags(DO_BUFFERED_IO);
     device.clear_flags(DO_DEVICE_INITIALIZING);
-    let link = io_create_symbolic_link("\\??\\BenchPended", "\\Device\\BenchPended");
-    assert_eq!(link, STATUS_SUCCESS, "IoCreateSymbolicLink");
-    "\\\\.\\BenchPended".to_string()
+    match io_create_symbolic_link("\\??\\BenchPended", "\\Device\\BenchPended") {
+        STATUS_SUCCESS => Ok("\\\\.\\BenchPended".to_string()),
+        status => Err(status),
+    }
 }
