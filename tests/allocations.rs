@@ -5,7 +5,7 @@
 //! I/O manager takes IRPs, requests and system buffers from per-thread
 //! lookaside lists (ex::lookaside) and gives them back at completion.
 //! Issue 6 asks the same of the three-layer driver-to-driver path of the
-//! `irp_stack_3` benchmark (benches/common/stack3.rs), and for fewer than
+//! `irp_stack_3` benchmark (`wdmsim::bench::Stack3`), and for fewer than
 //! 512 bytes of heap per IRP in flight with three stack locations.
 
 // The one unsafe block outside sim/fiber.rs: implementing GlobalAlloc is
@@ -16,7 +16,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::Arc;
 
-use wdmsim::bench::Stack3;
+use wdmsim::bench::{Stack3, install_direct};
 
 use wdmsim::ddk::*;
 use wdmsim::drivers::wdm1;
@@ -141,6 +141,37 @@ fn a_simulated_read_write_or_ioctl_allocates_nothing_after_warm_up() {
             Machine::sim().processors(1).trace(false).run(move || allocations_per_call(op)).value();
         assert_eq!(made, 0, "{what}: {made} allocations in {MEASURED} calls");
     }
+}
+
+/// Allocations `MEASURED` 4-byte reads from a DO_DIRECT_IO device made
+/// after `WARM_UP` of them: the memory behind the MDL comes from the
+/// thread's lookaside list too.
+fn direct_allocations_per_read() -> u64 {
+    let path = install_direct(vec![1, 2, 3, 4]).expect("the direct device");
+    let h = create_file(&path, GENERIC_READ, 0, OPEN_EXISTING, 0);
+    assert_ne!(h, INVALID_HANDLE_VALUE, "CreateFile: {}", get_last_error());
+    let read = || {
+        let (mut buffer, mut n) = ([0u8; 4], 0);
+        read_file(h, &mut buffer, 4, &mut n) && n == 4 && buffer == [1, 2, 3, 4]
+    };
+    for _ in 0..WARM_UP {
+        assert!(read());
+    }
+    let before = allocations();
+    for _ in 0..MEASURED {
+        assert!(read());
+    }
+    let made = allocations() - before;
+    assert!(close_handle(h));
+    made
+}
+
+#[test]
+fn a_direct_io_read_allocates_nothing_after_warm_up() {
+    let threaded = Machine::threaded().processors(1).run(direct_allocations_per_read).value();
+    assert_eq!(threaded, 0, "threaded: {threaded} allocations in {MEASURED} reads");
+    let sim = Machine::sim().processors(1).trace(false).run(direct_allocations_per_read).value();
+    assert_eq!(sim, 0, "simulated: {sim} allocations in {MEASURED} reads");
 }
 
 /// Allocations `MEASURED` three-layer reads (filter → FDO → PDO, each

@@ -33,6 +33,23 @@ impl UserMemory {
         UserMemory(Arc::new(Mutex::new(bytes)))
     }
 
+    /// Whether this is the only view of the region (so it can be reused).
+    pub(crate) fn is_unique(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
+    }
+
+    /// The region's allocated size.
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.lock().capacity()
+    }
+
+    /// Makes the region hold `bytes`, reusing its allocation.
+    pub(crate) fn refill(&self, bytes: &[u8]) {
+        let mut region = self.0.lock();
+        region.clear();
+        region.extend_from_slice(bytes);
+    }
+
     pub fn zeroed(length: usize) -> UserMemory {
         UserMemory::new(vec![0; length])
     }

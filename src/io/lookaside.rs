@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 use std::sync::Arc;
 
+use super::buffer::UserMemory;
 use super::irp::IrpInner;
 use super::request::Request;
 use crate::ex::lookaside::{Lookaside, LookasideCounts};
@@ -25,6 +26,8 @@ struct Lists {
     irps: Lookaside<Box<IrpInner>>,
     requests: Lookaside<Arc<Request>>,
     buffers: Lookaside<Vec<u8>>,
+    /// The memory a synchronous caller's direct or neither I/O is done in.
+    memories: Lookaside<UserMemory>,
 }
 
 thread_local! {
@@ -33,6 +36,7 @@ thread_local! {
             irps: Lookaside::new(DEPTH),
             requests: Lookaside::new(DEPTH),
             buffers: Lookaside::new(DEPTH),
+            memories: Lookaside::new(DEPTH),
         })
     };
 }
@@ -88,6 +92,26 @@ pub(crate) fn take_buffer(length: usize) -> Vec<u8> {
 pub(crate) fn give_buffer(buffer: Vec<u8>) {
     if buffer.capacity() <= BUFFER_KEEP_MAX {
         give(|l| &mut l.buffers, buffer);
+    }
+}
+
+/// Caller memory holding a copy of `bytes`, for a synchronous caller's
+/// direct or neither I/O.
+pub(crate) fn take_memory(bytes: &[u8]) -> UserMemory {
+    match take(|l| &mut l.memories) {
+        Some(memory) => {
+            memory.refill(bytes);
+            memory
+        }
+        None => UserMemory::new(bytes.to_vec()),
+    }
+}
+
+/// Gives such memory back once its call is over; kept only if nothing
+/// else can still reach it.
+pub(crate) fn give_memory(memory: UserMemory) {
+    if memory.is_unique() && memory.capacity() <= BUFFER_KEEP_MAX {
+        give(|l| &mut l.memories, memory);
     }
 }
 

@@ -15,7 +15,7 @@ mod iofunc;
 pub(crate) mod irp;
 mod irp_shared;
 mod irq;
-mod lookaside;
+pub(crate) mod lookaside;
 mod remove_lock;
 pub(crate) mod request;
 

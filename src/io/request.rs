@@ -57,7 +57,7 @@ impl Caller<'_> {
     /// The memory a driver reaches directly (direct and neither I/O).
     fn into_memory(self) -> UserMemory {
         match self {
-            Caller::Bytes(bytes) => UserMemory::new(bytes.to_vec()),
+            Caller::Bytes(bytes) => lookaside::take_memory(bytes),
             Caller::Memory(memory) => memory,
         }
     }

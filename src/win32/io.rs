@@ -66,7 +66,7 @@ pub(crate) fn call(
         _ => returned,
     };
     let iosb = done.map(|d| d.io_status).filter(|iosb| !iosb.status.is_error());
-    match direct {
+    match &direct {
         Some(memory) => {
             memory.read(0, out);
         }
@@ -75,6 +75,11 @@ pub(crate) fn call(
         }
     }
     request.recycle();
+    if let Some(memory) = direct {
+        // The request and its IRP are done with it: the memory can serve
+        // the next synchronous call (when this was the last view).
+        crate::io::lookaside::give_memory(memory);
+    }
     (status, iosb)
 }
 
