@@ -11,6 +11,15 @@ use crate::sim::state::with_sim;
 use crate::sim::{self};
 use crate::trace::Event;
 
+/// Whether a DbgPrint now would be seen by nobody: on a threaded machine
+/// (which keeps no trace) with `tracing` not listening. Callers with work
+/// to do before DbgPrint (formatting) can skip it all.
+#[inline]
+pub(crate) fn dbg_print_unseen() -> bool {
+    pcr::mode() == Mode::Threaded
+        && !tracing::enabled!(target: "wdmsim::driver", tracing::Level::INFO)
+}
+
 /// DbgPrint from `source` (a driver's name).
 pub fn dbg_print(source: &str, text: fmt::Arguments<'_>) {
     if tracing::enabled!(target: "wdmsim::driver", tracing::Level::INFO) {

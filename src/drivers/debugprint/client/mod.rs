@@ -37,6 +37,7 @@ use self::format::{Formatted, Latin1};
 use super::{DEVICE_NAME, record};
 use crate::ddk::*;
 use crate::ke::irql::check_max_irql;
+use crate::rtl::dbg_print_unseen;
 use crate::sim::system::with_system;
 use crate::sync::Mutex;
 
@@ -156,6 +157,9 @@ impl DebugPrint {
     /// DebugPrintMsg (Listing 14.2, l.9377–9420): logs `msg` (up to its
     /// first NUL). At most DISPATCH_LEVEL.
     pub fn msg(&self, msg: &[u8]) {
+        if self.unseen() {
+            return;
+        }
         let msg = shown(msg);
         match self.trace_client("DebugPrintMsg") {
             Err(Refused) => {}
@@ -175,6 +179,9 @@ impl DebugPrint {
     /// (the C code would write before its buffer), one beyond what a
     /// record carries as [`record::MESSAGE_MAX`] + 1.
     pub fn print2(&self, max: usize, fmt: &[u8], args: &[DpArg<'_>]) {
+        if self.unseen() {
+            return;
+        }
         let max = max.clamp(1, record::MESSAGE_MAX + 1);
         let client = match self.trace_client("DebugPrint") {
             Err(Refused) => return,
@@ -247,6 +254,14 @@ impl DebugPrint {
             return Err(Refused);
         }
         Ok(self.client().filter(|client| client.started.load(Ordering::SeqCst)))
+    }
+
+    /// A free build's trace call nobody would see (no DebugPrint, no trace
+    /// kept, `tracing` not listening): it returns at once, as the book's
+    /// calls compile to nothing without DBG (book l.3998).
+    #[inline]
+    fn unseen(&self) -> bool {
+        dbg_print_unseen() && !debug_print_on()
     }
 
     /// Queues `msg` for the device and shows it as this driver's trace line.
