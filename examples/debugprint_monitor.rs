@@ -13,11 +13,14 @@
 //! `cargo run --example debugprint_monitor -- --only Wdm1`   one driver's rows
 //! `cargo run --example debugprint_monitor -- --save f.dpm`  also save them
 //! `cargo run --example debugprint_monitor -- --seed 7`      another interleaving
+//! `cargo run --example debugprint_monitor -- --async`       the read loop as a
+//!                                                           future (`AsyncMonitor`)
 
-use wdmsim::apps::debugprint_monitor::{Monitor, MonitorOptions};
+use wdmsim::apps::debugprint_monitor::{AsyncMonitor, Document, Monitor, MonitorOptions};
 use wdmsim::apps::{Console, wdm1_test};
 use wdmsim::drivers::{debugprint, wdm1};
-use wdmsim::win32::{get_tick_count, sleep};
+use wdmsim::ps::create_system_thread;
+use wdmsim::win32::{block_on, get_tick_count, sleep};
 use wdmsim::{Machine, pnp};
 
 /// The book's machine ran at UTC+11:59 for this example: the simulated
@@ -36,15 +39,27 @@ fn wdm1_test() {
     wdm1_test::main(&mut Console::new(&mut out, &mut input));
 }
 
+/// The Monitor's read loop as a future, driven by `block_on` on a thread
+/// of its own while `session` runs.
+fn watch_async(options: MonitorOptions, session: impl FnOnce()) -> Document {
+    let (monitor, listening) = AsyncMonitor::start(options);
+    let listener = create_system_thread(move || block_on(listening)).expect("a thread");
+    session();
+    monitor.stop();
+    wdmsim::ddk::ke_wait_for_single_object(&listener, None);
+    monitor.document()
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let value_of = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1));
     let seed = value_of("--seed").and_then(|s| s.parse().ok()).unwrap_or(0);
     let only = value_of("--only").cloned();
     let save = value_of("--save").cloned();
+    let run_async = args.iter().any(|a| a == "--async");
 
     let machine = Machine::sim().debug_print(true).processors(2).seed(seed);
-    let run = machine.run(|| {
+    let run = machine.run(move || {
         at(11, 59, 9);
         pnp::install(debugprint::package());
         pnp::add_root_device(debugprint::HARDWARE_ID).expect("DebugPrint starts");
@@ -54,15 +69,23 @@ fn main() {
         at(12, 3, 4);
         let options =
             MonitorOptions { utc_offset_minutes: BOOK_OFFSET_MINUTES, ..Default::default() };
-        let monitor = Monitor::start(options);
-        at(12, 5, 0);
-        wdm1_test();
-        at(12, 10, 14);
-        wdm1_test();
-        at(12, 12, 0);
-        pnp::remove_device(wdm1).expect("Wdm1 is removed");
-        sleep(1000);
-        monitor.stop()
+        let session = move || {
+            at(12, 5, 0);
+            wdm1_test();
+            at(12, 10, 14);
+            wdm1_test();
+            at(12, 12, 0);
+            pnp::remove_device(wdm1).expect("Wdm1 is removed");
+            sleep(1000);
+        };
+        match run_async {
+            false => {
+                let monitor = Monitor::start(options);
+                session();
+                monitor.stop()
+            }
+            true => watch_async(options, session),
+        }
     });
     let mut document = match run.result {
         Ok(document) => document,

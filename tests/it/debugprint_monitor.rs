@@ -513,3 +513,90 @@ fn a_hundred_thousand_trace_calls_on_real_threads_reach_a_reading_monitor() {
     let (rows, _, end) = run.value_ref();
     check_load(rows, end);
 }
+
+// ---------------------------------------------------------------------------
+// The read loop as a future: block_on in a simulation, a tokio task on
+// real threads
+
+static ASYNC_TRACED: DebugPrint = DebugPrint::for_driver("AsyncTraced");
+
+/// A traced driver's three lines (started, one message, ended), written
+/// and drained by its client.
+fn trace_three_lines() {
+    ASYNC_TRACED.init();
+    ASYNC_TRACED.msg(b"from the driver");
+    ASYNC_TRACED.close();
+}
+
+/// The rows an async Monitor must show for [`trace_three_lines`].
+fn async_rows_expected() -> Vec<String> {
+    [
+        LISTENING,
+        debugprint::STARTED_MESSAGE,
+        "DebugPrint logging started",
+        "from the driver",
+        "DebugPrint logging ended",
+        "Stopped listening",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// On simulated threads the loop runs under `win32::block_on`: it shows
+/// every event, and a stop request wakes it at once (no 100 ms wait),
+/// cancels its read and closes the device.
+#[test]
+fn an_async_monitor_under_block_on_shows_the_events_and_stops_at_once() {
+    use wdmsim::apps::debugprint_monitor::AsyncMonitor;
+    use wdmsim::win32::block_on;
+    let run = each_run(|| {
+        let node = add_debugprint();
+        let (monitor, listening) = AsyncMonitor::start(MonitorOptions::default());
+        let listener = ps_create_system_thread(move || block_on(listening)).expect("a thread");
+        trace_three_lines();
+        sleep(10);
+        let asked = get_tick_count();
+        monitor.stop();
+        ke_wait_for_single_object(&listener, None);
+        let stopped_in = get_tick_count() - asked;
+        let rows = monitor.document();
+        (rows.rows().iter().map(|r| r.message.clone()).collect::<Vec<_>>(), stopped_in, {
+            let state = debugprint_state(node);
+            (state.read_held, state.open_handle_count)
+        })
+    });
+    let (messages, stopped_in, state) = run.value_ref();
+    assert_eq!(messages, &async_rows_expected());
+    assert_eq!(*stopped_in, 0, "woken by the stop request, not a time-out");
+    assert_eq!(*state, (false, 0));
+    assert_eq!(cancelled_reads(&run.trace), 1);
+}
+
+/// On a threaded machine the loop is a tokio task on a current-thread
+/// runtime started in a machine thread.
+#[test]
+fn an_async_monitor_is_a_tokio_task_on_a_threaded_machine() {
+    use wdmsim::apps::debugprint_monitor::AsyncMonitor;
+    let run = Machine::threaded().debug_print(true).processors(2).run(|| {
+        add_debugprint();
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+        runtime.block_on(async {
+            let (monitor, listening) = AsyncMonitor::start(MonitorOptions::default());
+            let task = tokio::spawn(listening);
+            trace_three_lines();
+            // The task shows the events as the runtime lets it run (the
+            // bound only keeps a broken loop from hanging the test).
+            for _ in 0..100_000_000 {
+                if monitor.document().rows().len() >= 5 {
+                    break;
+                }
+                tokio::task::yield_now().await;
+            }
+            monitor.stop();
+            task.await.expect("the listening task");
+            monitor.document().rows().iter().map(|r| r.message.clone()).collect::<Vec<_>>()
+        })
+    });
+    assert!(run.is_ok(), "{}", run.report());
+    assert_eq!(run.value(), async_rows_expected());
+}

@@ -15,10 +15,11 @@ use crate::win32::{
 };
 
 /// The read buffer (MAX_EVENT_LEN, book l.9988).
-const MAX_EVENT_LEN: u32 = 1024;
+pub(super) const MAX_EVENT_LEN: u32 = 1024;
 
 /// The first row, as the book's Listing 7.1 shows it (l.4448).
-const START_MESSAGE: &str = "Version 1.02 starting to listen under Windows 2000 (5.0 build 1877)";
+pub(super) const START_MESSAGE: &str =
+    "Version 1.02 starting to listen under Windows 2000 (5.0 build 1877)";
 
 /// How the wait for one read ended.
 enum Read {
@@ -39,18 +40,26 @@ pub(super) fn listen_thread_function(handle: Handle, shared: &Shared) {
                 break;
             }
         };
-        // At least the time fields and two NULs (l.10056).
-        if bytes.len() < TIME_FIELDS_LEN + 2 {
-            shared.post_monitor("Short read msg".to_string(), true);
-            continue;
-        }
-        // The parse sees the bytes received, nothing older (spec 04 §3.3).
-        let Some(event) = decode(&bytes) else { continue };
-        let time = shared.local_time(&event.time);
-        shared.post(&latin1(&event.driver), time, latin1(&event.message), true);
+        post_event(shared, &bytes);
     }
     close_handle(handle);
-    shared.post_monitor("Stopped listening".to_string(), true);
+    shared.post_monitor(STOPPED_MESSAGE.to_string(), true);
+}
+
+/// The Monitor's last row.
+pub(super) const STOPPED_MESSAGE: &str = "Stopped listening";
+
+/// What one read brought: a row for its event, or "Short read msg".
+pub(super) fn post_event(shared: &Shared, bytes: &[u8]) {
+    // At least the time fields and two NULs (l.10056).
+    if bytes.len() < TIME_FIELDS_LEN + 2 {
+        shared.post_monitor("Short read msg".to_string(), true);
+        return;
+    }
+    // The parse sees the bytes received, nothing older (spec 04 §3.3).
+    let Some(event) = decode(bytes) else { return };
+    let time = shared.local_time(&event.time);
+    shared.post(&latin1(&event.driver), time, latin1(&event.message), true);
 }
 
 /// One read: the bytes of one event, a stop request, or the Monitor row

@@ -11,8 +11,10 @@
 
 mod document;
 mod listener;
+mod task;
 
 pub use document::{Document, Row};
+pub use task::{AsyncMonitor, Listening};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,7 +24,7 @@ use super::wdm1_test::get_device_via_interface01;
 use crate::drivers::debugprint::DEBUGPRINT_GUID;
 use crate::sync::Mutex;
 use crate::win32::{
-    SystemTime, ThreadHandle, create_thread, file_time_to_system_time, get_system_time,
+    Handle, SystemTime, ThreadHandle, create_thread, file_time_to_system_time, get_system_time,
     system_time_to_file_time, wait_for_thread,
 };
 
@@ -92,23 +94,32 @@ fn local_time_text(gmt: &SystemTime, options: MonitorOptions) -> String {
     }
 }
 
+/// The rows and the first DebugPrint device opened for overlapped I/O
+/// (GetDeviceViaInterface01, book l.9905); without a device, a row saying
+/// so and no handle (the book leaves this case open).
+fn open(options: MonitorOptions) -> (Arc<Shared>, Option<Handle>) {
+    let shared = Arc::new(Shared {
+        document: Mutex::new(Document::default()),
+        keep_going: AtomicBool::new(true),
+        options,
+    });
+    let (mut out, mut input) = (std::io::sink(), std::io::empty());
+    let mut console = Console::new(&mut out, &mut input);
+    let handle = get_device_via_interface01(&mut console, &DEBUGPRINT_GUID, 0);
+    if handle.is_none() {
+        shared.post_monitor("Could not open the DebugPrint device".to_string(), false);
+    }
+    (shared, handle)
+}
+
 impl Monitor {
     /// StartListener (book l.9891–9909): opens the first DebugPrint device
     /// for overlapped I/O and starts the listener thread. Without a device
     /// it posts a row saying so and starts nothing (the book leaves this
     /// case open).
     pub fn start(options: MonitorOptions) -> Monitor {
-        let shared = Arc::new(Shared {
-            document: Mutex::new(Document::default()),
-            keep_going: AtomicBool::new(true),
-            options,
-        });
-        let (mut out, mut input) = (std::io::sink(), std::io::empty());
-        let mut console = Console::new(&mut out, &mut input);
-        let Some(handle) = get_device_via_interface01(&mut console, &DEBUGPRINT_GUID, 0) else {
-            shared.post_monitor("Could not open the DebugPrint device".to_string(), false);
-            return Monitor { shared, listener: None };
-        };
+        let (shared, handle) = open(options);
+        let Some(handle) = handle else { return Monitor { shared, listener: None } };
         let listening = shared.clone();
         let listener = create_thread("Monitor listener", move || {
             listener::listen_thread_function(handle, &listening);
