@@ -1002,8 +1002,9 @@ fn finish(mut irp: Irp) {
         }
     }
     shared.check_power_started();
-    if let Origin::Request(request) = &irp.inner.origin {
-        let request = request.clone();
+    // The request moves out (disposing resets the origin anyway): no
+    // reference count taken only to be dropped.
+    if let Origin::Request(request) = std::mem::replace(&mut irp.inner.origin, Origin::Driver) {
         request.finish(&mut irp);
     }
     irp.dispose();
