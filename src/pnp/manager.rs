@@ -385,22 +385,16 @@ pub(super) fn enumerate(node: DeviceNode) {
 // ---------------------------------------------------------------------------
 // Taking devices down
 
-/// The nodes of `node`'s subtree that have a stack, deepest first.
+/// The nodes of `node`'s subtree that have a stack, deepest first; an
+/// unplugged node waiting for its handles to close is gone already.
 fn stacked_subtree(node: DeviceNode) -> Vec<(DeviceNode, DeviceObject)> {
     with_tree(|t| {
         t.subtree_deepest_first(node)
             .into_iter()
             .filter_map(|n| {
                 let dn = t.nodes.get(n)?;
-                let stacked = matches!(
-                    dn.state,
-                    DeviceNodeState::Started
-                        | DeviceNodeState::QueryStopped
-                        | DeviceNodeState::Stopped
-                        | DeviceNodeState::QueryRemoved
-                        | DeviceNodeState::DriversAdded
-                        | DeviceNodeState::ResourcesAssigned
-                );
+                let stacked =
+                    has_stack(dn.state) && dn.state != DeviceNodeState::RemovePendingCloses;
                 stacked.then(|| (n, dn.pdo.clone()))
             })
             .collect()

@@ -883,17 +883,20 @@ fn the_checked_wdm2_writes_every_line_it_traces() {
 // ---------------------------------------------------------------------------
 // Load
 
-/// Drivers, each with its own client, traced at PASSIVE_LEVEL and
-/// DISPATCH_LEVEL by one thread each: `per_driver` calls each, none lost,
-/// each driver's in order. A tracer pauses `pause_ms` every 500 calls, so
-/// that the client threads' drains fall in between. Returns how many
-/// writes the device got.
-fn load(drivers: &'static [DebugPrint], per_driver: u32, pause_ms: u64) -> usize {
-    let device = load_fake();
-    for dp in drivers {
-        dp.init();
-    }
-    let threads: Vec<Thread> = drivers
+/// The drivers of the load tests (here and in debugprint_monitor.rs).
+pub(super) static LOAD_DRIVERS: [DebugPrint; 4] = [
+    DebugPrint::for_driver("Load0"),
+    DebugPrint::for_driver("Load1"),
+    DebugPrint::for_driver("Load2"),
+    DebugPrint::for_driver("Load3"),
+];
+
+/// One thread per load driver (its client started), each making
+/// `per_driver` trace calls "0", "1", …, alternately at DISPATCH_LEVEL and
+/// PASSIVE_LEVEL, pausing `pause_ms` after every `pause_every` calls so the
+/// client threads' drains fall in between.
+pub(super) fn start_tracers(per_driver: u32, pause_every: u32, pause_ms: u64) -> Vec<Thread> {
+    LOAD_DRIVERS
         .iter()
         .map(|dp| {
             ps_create_system_thread(move || {
@@ -905,14 +908,26 @@ fn load(drivers: &'static [DebugPrint], per_driver: u32, pause_ms: u64) -> usize
                     } else {
                         dp.print(b"%u", &[DpArg::U32(i)]);
                     }
-                    if i % 500 == 499 && pause_ms > 0 {
+                    if i % pause_every == pause_every - 1 && pause_ms > 0 {
                         sleep_ms(pause_ms);
                     }
                 }
             })
-            .expect("a thread")
+            .expect("a tracing thread")
         })
-        .collect();
+        .collect()
+}
+
+/// The load drivers, each with its own client, traced by one thread each
+/// (pausing `pause_ms` every 500 calls): `per_driver` calls each, none
+/// lost, each driver's in order. Returns how many writes the device got.
+fn load(per_driver: u32, pause_ms: u64) -> usize {
+    let drivers = &LOAD_DRIVERS;
+    let device = load_fake();
+    for dp in drivers {
+        dp.init();
+    }
+    let threads = start_tracers(per_driver, 500, pause_ms);
     for t in &threads {
         ke_wait_for_single_object(t, None);
     }
@@ -939,19 +954,12 @@ fn load(drivers: &'static [DebugPrint], per_driver: u32, pause_ms: u64) -> usize
     seen.iter().filter(|s| matches!(s, Seen::Write { .. })).count()
 }
 
-static LOAD_DRIVERS: [DebugPrint; 4] = [
-    DebugPrint::for_driver("Load0"),
-    DebugPrint::for_driver("Load1"),
-    DebugPrint::for_driver("Load2"),
-    DebugPrint::for_driver("Load3"),
-];
-
 /// 100,000 trace calls from four drivers in a simulation: 5 s of virtual
 /// time, so each client thread drains about five times during the load.
 #[test]
 fn a_hundred_thousand_trace_calls_in_a_simulation() {
     let machine = Machine::sim().debug_print(true).processors(2).trace(false).steps_max(u64::MAX);
-    let run = machine.run(|| load(&LOAD_DRIVERS, 25_000, 100));
+    let run = machine.run(|| load(25_000, 100));
     assert_eq!(run.value(), 100_000 + 8);
 }
 
@@ -960,8 +968,7 @@ fn a_hundred_thousand_trace_calls_in_a_simulation() {
 /// the tracers run.
 #[test]
 fn a_hundred_thousand_trace_calls_on_real_threads() {
-    let run =
-        Machine::threaded().debug_print(true).processors(4).run(|| load(&LOAD_DRIVERS, 25_000, 30));
+    let run = Machine::threaded().debug_print(true).processors(4).run(|| load(25_000, 30));
     assert_eq!(run.value(), 100_000 + 8);
 }
 

@@ -13,6 +13,7 @@
 //! cancel (R1), no cleanup handler, and the double completion (R2), which
 //! the seed explorer finds as bug check 0x44 and replays from its seed.
 
+use crate::support::spawn;
 use std::sync::Arc;
 
 use wdmsim::ddk::*;
@@ -177,31 +178,6 @@ fn assert_start_event(bytes: &[u8], after: u64, before: u64) {
     assert_eq!(bytes.len(), 16 + "DebugPrint".len() + 1 + "Version 1.02 started".len() + 1);
     let at = rtl_time_fields_to_time(&decoded.time).expect("valid time fields");
     assert!(after / 10_000 * 10_000 <= at && at <= before, "{after} <= {at} <= {before}");
-}
-
-/// A system thread whose value the scenario joins.
-struct Joiner<T> {
-    thread: Thread,
-    value: Arc<Mutex<Option<T>>>,
-}
-
-fn spawn<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Joiner<T> {
-    let value = Arc::new(Mutex::new(None));
-    let slot = value.clone();
-    let thread = ps_create_system_thread(move || {
-        let result = work();
-        *slot.lock() = Some(result);
-    })
-    .expect("a thread");
-    Joiner { thread, value }
-}
-
-impl<T> Joiner<T> {
-    #[track_caller]
-    fn join(self) -> T {
-        ke_wait_for_single_object(&self.thread, None);
-        self.value.lock().take().expect("the thread returned")
-    }
 }
 
 /// The PnP worker has nothing queued any more (an action on no node runs

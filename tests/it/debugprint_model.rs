@@ -2,8 +2,8 @@
 //! close-and-reopen on two handles, issued by one thread against a model of §2.4–2.10, and by two
 //! racing threads against §4.4's invariants (INV-01, -03, -04, -08 to -13).
 
+use crate::support::spawn;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Arc;
 
 use proptest::prelude::*;
 use wdmsim::Machine;
@@ -12,7 +12,6 @@ use wdmsim::drivers::debugprint::{
     self, DEBUGPRINT_GUID, DebugPrintDeviceExtension, DebugPrintState, STARTED_MESSAGE, record,
 };
 use wdmsim::pnp::{self, DeviceNode};
-use wdmsim::sync::Mutex;
 use wdmsim::trace::{Event as TraceEvent, Trace};
 use wdmsim::win32::*;
 
@@ -537,31 +536,6 @@ fn worker(mut h: Handle, name: &'static str, ops: Vec<Op>) -> (Handle, Seen) {
         seen.reads.push(ReadEnd { length, at_once, finish });
     }
     (h, seen)
-}
-
-/// A system thread whose value the scenario joins.
-struct Joiner<T> {
-    thread: Thread,
-    value: Arc<Mutex<Option<T>>>,
-}
-
-fn spawn<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Joiner<T> {
-    let value = Arc::new(Mutex::new(None));
-    let slot = value.clone();
-    let thread = ps_create_system_thread(move || {
-        let result = work();
-        *slot.lock() = Some(result);
-    })
-    .expect("a thread");
-    Joiner { thread, value }
-}
-
-impl<T> Joiner<T> {
-    #[track_caller]
-    fn join(self) -> T {
-        ke_wait_for_single_object(&self.thread, None);
-        self.value.lock().take().expect("the thread returned")
-    }
 }
 
 /// What a two-thread run gives: the start event, what each thread saw,

@@ -5,6 +5,7 @@
 //! calls from several drivers while a Monitor reads. Each procedure runs
 //! under several seeds on 2 to 4 processors.
 
+use crate::debugprint_client::{LOAD_DRIVERS, start_tracers};
 use wdmsim::apps::debugprint_monitor::{Document, Monitor, MonitorOptions, Row};
 use wdmsim::apps::{Console, wdm1_test};
 use wdmsim::ddk::*;
@@ -420,13 +421,6 @@ fn a_driver_loaded_before_debugprint_gets_its_lines_through_later() {
 // ---------------------------------------------------------------------------
 // Load
 
-static LOAD_DRIVERS: [DebugPrint; 4] = [
-    DebugPrint::for_driver("Load0"),
-    DebugPrint::for_driver("Load1"),
-    DebugPrint::for_driver("Load2"),
-    DebugPrint::for_driver("Load3"),
-];
-
 /// 100,000 trace calls: four drivers, one tracing thread each, alternating
 /// DISPATCH_LEVEL and PASSIVE_LEVEL calls, pausing `pause_ms` every 1,000
 /// calls so the client threads drain while the load runs, and a Monitor
@@ -439,26 +433,7 @@ fn load(pause_ms: u32) -> (Document, usize, DebugPrintState) {
     for dp in &LOAD_DRIVERS {
         dp.init();
     }
-    let tracers: Vec<Thread> = LOAD_DRIVERS
-        .iter()
-        .map(|dp| {
-            ps_create_system_thread(move || {
-                for i in 0..PER_DRIVER {
-                    if i % 2 == 0 {
-                        let old = ke_raise_irql(DISPATCH_LEVEL);
-                        dp.print(b"%u", &[DpArg::U32(i)]);
-                        ke_lower_irql(old);
-                    } else {
-                        dp.print(b"%u", &[DpArg::U32(i)]);
-                    }
-                    if i % 1000 == 999 {
-                        sleep(pause_ms);
-                    }
-                }
-            })
-            .expect("a tracing thread")
-        })
-        .collect();
+    let tracers = start_tracers(PER_DRIVER, 1000, u64::from(pause_ms));
     let mut peak = 0;
     let sample = Interval::relative_ms(u64::from(pause_ms));
     for tracer in &tracers {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use wdmsim::Run;
+use wdmsim::ddk::{Thread, ke_wait_for_single_object, ps_create_system_thread};
 use wdmsim::sync::Mutex;
 use wdmsim::verifier::BugCheck;
 
@@ -85,5 +86,31 @@ impl Bench {
     /// A copy of the value stored under `key`, if it is a `T`.
     pub fn value<T: std::any::Any + Clone>(&self, key: &str) -> Option<T> {
         self.values.lock().get(key).and_then(|v| v.downcast_ref::<T>()).cloned()
+    }
+}
+
+/// A system thread whose value the scenario joins.
+pub struct Joiner<T> {
+    thread: Thread,
+    value: Arc<Mutex<Option<T>>>,
+}
+
+/// Runs `work` on a new system thread; [`Joiner::join`] waits for its value.
+pub fn spawn<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Joiner<T> {
+    let value = Arc::new(Mutex::new(None));
+    let slot = value.clone();
+    let thread = ps_create_system_thread(move || {
+        let result = work();
+        *slot.lock() = Some(result);
+    })
+    .expect("a thread");
+    Joiner { thread, value }
+}
+
+impl<T> Joiner<T> {
+    #[track_caller]
+    pub fn join(self) -> T {
+        ke_wait_for_single_object(&self.thread, None);
+        self.value.lock().take().expect("the thread returned")
     }
 }

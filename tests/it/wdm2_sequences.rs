@@ -28,7 +28,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::support::Bench;
+use crate::support::{Bench, Joiner, spawn};
 use wdmsim::ddk::*;
 use wdmsim::drivers::wdm1::{
     IOCTL_WDM1_GET_BUFFER, IOCTL_WDM1_GET_BUFFER_SIZE, IOCTL_WDM1_REMOVE_BUFFER,
@@ -321,31 +321,6 @@ fn settle() {
 /// power manager's caller went on.
 fn quiesce() {
     ke_delay_execution_thread(Interval::relative_ms(1));
-}
-
-/// A system thread whose value the scenario joins.
-struct Joiner<T> {
-    thread: Thread,
-    value: Arc<Mutex<Option<T>>>,
-}
-
-fn spawn<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Joiner<T> {
-    let value = Arc::new(Mutex::new(None));
-    let slot = value.clone();
-    let thread = ps_create_system_thread(move || {
-        let result = work();
-        *slot.lock() = Some(result);
-    })
-    .expect("a thread");
-    Joiner { thread, value }
-}
-
-impl<T> Joiner<T> {
-    #[track_caller]
-    fn join(self) -> T {
-        ke_wait_for_single_object(&self.thread, None);
-        self.value.lock().take().expect("the thread returned")
-    }
 }
 
 /// Polls (1 ms of virtual time apart) until `done`.
