@@ -6,6 +6,7 @@
 //! (MmGetSystemAddressForMdlSafe) and completes with the count, as Wdm1Read
 //! does into its system buffer; create and close just succeed.
 
+use super::{complete, named_device, succeed};
 use crate::ddk::*;
 use crate::io;
 
@@ -17,16 +18,6 @@ fn entry(driver: &mut DriverObject, _registry_path: &str) -> NtStatus {
     driver.major_function[IRP_MJ_CLOSE as usize] = Some(succeed);
     driver.major_function[IRP_MJ_READ as usize] = Some(direct_read);
     STATUS_SUCCESS
-}
-
-fn complete(mut irp: Irp, status: NtStatus, information: usize) -> NtStatus {
-    *irp.io_status_mut() = IoStatusBlock { status, information };
-    io_complete_request(irp, IO_NO_INCREMENT);
-    status
-}
-
-fn succeed(_device: &DeviceObject, irp: Irp) -> NtStatus {
-    complete(irp, STATUS_SUCCESS, 0)
 }
 
 /// Copies up to the read's length from the data at its offset into the
@@ -54,18 +45,5 @@ fn direct_read(device: &DeviceObject, irp: Irp) -> NtStatus {
 /// Win32 path that opens it.
 pub fn install(data: Vec<u8>) -> Result<String, NtStatus> {
     let driver = io::load_driver("BenchDirect", entry)?;
-    let device = io_create_device(
-        &driver,
-        Data(SpinLock::named("data", data)),
-        Some("\\Device\\BenchDirect"),
-        FILE_DEVICE_UNKNOWN,
-        0,
-        false,
-    )?;
-    device.set_flags(DO_DIRECT_IO);
-    device.clear_flags(DO_DEVICE_INITIALIZING);
-    match io_create_symbolic_link("\\??\\BenchDirect", "\\Device\\BenchDirect") {
-        STATUS_SUCCESS => Ok("\\\\.\\BenchDirect".to_string()),
-        status => Err(status),
-    }
+    named_device(&driver, "BenchDirect", Data(SpinLock::named("data", data)), DO_DIRECT_IO)
 }

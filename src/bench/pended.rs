@@ -8,6 +8,7 @@
 
 use std::sync::Arc;
 
+use super::{complete, named_device, succeed};
 use crate::ddk::*;
 use crate::io;
 
@@ -44,16 +45,6 @@ fn entry(driver: &mut DriverObject, _registry_path: &str) -> NtStatus {
     driver.major_function[IRP_MJ_CREATE as usize] = Some(succeed);
     driver.major_function[IRP_MJ_CLOSE as usize] = Some(succeed);
     driver.major_function[IRP_MJ_READ as usize] = Some(pend_read);
-    STATUS_SUCCESS
-}
-
-fn complete(mut irp: Irp, status: NtStatus, information: usize) {
-    *irp.io_status_mut() = IoStatusBlock { status, information };
-    io_complete_request(irp, IO_NO_INCREMENT);
-}
-
-fn succeed(_device: &DeviceObject, irp: Irp) -> NtStatus {
-    complete(irp, STATUS_SUCCESS, 0);
     STATUS_SUCCESS
 }
 
@@ -95,18 +86,5 @@ pub fn install(completer: Completer) -> Result<String, NtStatus> {
     }
     let pender =
         Pender { completer, slot, dpc, timer: Timer::named("due", TimerType::NotificationTimer) };
-    let device = io_create_device(
-        &driver,
-        pender,
-        Some("\\Device\\BenchPended"),
-        FILE_DEVICE_UNKNOWN,
-        0,
-        false,
-    )?;
-    device.set_flags(DO_BUFFERED_IO);
-    device.clear_flags(DO_DEVICE_INITIALIZING);
-    match io_create_symbolic_link("\\??\\BenchPended", "\\Device\\BenchPended") {
-        STATUS_SUCCESS => Ok("\\\\.\\BenchPended".to_string()),
-        status => Err(status),
-    }
+    named_device(&driver, "BenchPended", pender, DO_BUFFERED_IO)
 }
