@@ -112,6 +112,20 @@ fn stack(log: &Log, layers: &[(&'static str, DispatchFn)]) -> Vec<DeviceObject> 
     devices
 }
 
+/// On a simulated machine: a stack of `layers` (top first) gets one
+/// driver-allocated IRP with `code` (see [`driver_irp`]); returns what
+/// IoCallDriver returned and the log.
+fn send_down(layers: &'static [(&'static str, DispatchFn)], code: u32) -> (NtStatus, Vec<String>) {
+    Machine::sim()
+        .run(move || {
+            let log = Log::default();
+            let devices = stack(&log, layers);
+            let status = io_call_driver(&devices[0], driver_irp(&devices[0], code, &log));
+            (status, log.lines())
+        })
+        .value()
+}
+
 /// The context a completion routine was given, as the type it was set with.
 fn context_of<T: Any>(context: &CompletionContext) -> &T {
     context.as_deref().and_then(|c| c.downcast_ref::<T>()).expect("completion context type")
@@ -338,21 +352,15 @@ fn each_driver_of_a_three_deep_stack_gets_its_own_location_going_down() {
 /// IrpStackLocation inside it is that driver's location (spec §1.8 step 2).
 #[test]
 fn completion_routines_run_lowest_first_with_their_own_device() {
-    let run = Machine::sim().run(|| {
-        let log = Log::default();
-        let devices = stack(
-            &log,
-            &[
-                ("D1", forward_with_routine_always),
-                ("D2", forward_with_routine_always),
-                ("D3", forward_with_routine_always),
-                ("D4", forward_with_routine_always),
-            ],
-        );
-        let status = io_call_driver(&devices[0], driver_irp(&devices[0], 0, &log));
-        (status, log.lines())
-    });
-    let (status, lines) = run.value();
+    let (status, lines) = send_down(
+        &[
+            ("D1", forward_with_routine_always),
+            ("D2", forward_with_routine_always),
+            ("D3", forward_with_routine_always),
+            ("D4", forward_with_routine_always),
+        ],
+        0,
+    );
     assert_eq!(status, STATUS_SUCCESS);
     assert_eq!(
         lines,
@@ -369,21 +377,15 @@ fn completion_routines_run_lowest_first_with_their_own_device() {
 /// called on the way up (book l.918); the others still are, in order.
 #[test]
 fn a_driver_without_a_completion_routine_is_not_called_on_the_way_up() {
-    let run = Machine::sim().run(|| {
-        let log = Log::default();
-        let devices = stack(
-            &log,
-            &[
-                ("D1", forward_with_routine_always),
-                ("D2", forward_or_complete),
-                ("D3", forward_with_routine_always),
-                ("D4", forward_or_complete),
-            ],
-        );
-        let status = io_call_driver(&devices[0], driver_irp(&devices[0], 0, &log));
-        (status, log.lines())
-    });
-    let (status, lines) = run.value();
+    let (status, lines) = send_down(
+        &[
+            ("D1", forward_with_routine_always),
+            ("D2", forward_or_complete),
+            ("D3", forward_with_routine_always),
+            ("D4", forward_or_complete),
+        ],
+        0,
+    );
     assert_eq!(status, STATUS_SUCCESS);
     assert_eq!(
         lines,
@@ -430,13 +432,7 @@ fn log_and_complete(device: &DeviceObject, irp: Irp) -> NtStatus {
 /// (book l.5308).
 #[test]
 fn after_a_skip_the_lower_driver_sees_the_upper_drivers_location() {
-    let run = Machine::sim().run(|| {
-        let log = Log::default();
-        let devices = stack(&log, &[("Upper", skip_down), ("Lower", log_and_complete)]);
-        let status = io_call_driver(&devices[0], driver_irp(&devices[0], 0x1234, &log));
-        (status, log.lines())
-    });
-    let (status, lines) = run.value();
+    let (status, lines) = send_down(&[("Upper", skip_down), ("Lower", log_and_complete)], 0x1234);
     assert_eq!(status, STATUS_SUCCESS);
     let parameters = format!(
         "{:?}",
@@ -1148,13 +1144,7 @@ fn prepare(irp: &mut Irp, code: u32, kept: &Arc<Mutex<Option<Irp>>>) {
 /// sees the final IoStatus, and nothing is leaked or dropped.
 #[test]
 fn an_allocated_irp_is_freed_by_its_completion_routine() {
-    let run = Machine::sim().run(|| {
-        let log = Log::default();
-        let devices = stack(&log, &[("Leaf", complete_with_code_as_status)]);
-        let status = io_call_driver(&devices[0], driver_irp(&devices[0], 0, &log));
-        (status, log.lines())
-    });
-    let (status, lines) = run.value();
+    let (status, lines) = send_down(&[("Leaf", complete_with_code_as_status)], 0);
     assert_eq!(status, STATUS_SUCCESS);
     assert_eq!(lines, ["allocator's routine: device None, location 2, STATUS_SUCCESS"]);
 }
