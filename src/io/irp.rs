@@ -234,6 +234,15 @@ impl IoStackLocation {
         }
     }
 
+    /// Sets the parameters without running the old value's drop glue (see
+    /// [`IoStackLocation::clear_parameters`]).
+    #[inline]
+    pub(crate) fn set_parameters(&mut self, parameters: Parameters) {
+        self.clear_parameters();
+        // `None` owns nothing: forgetting it is dropping it.
+        std::mem::forget(std::mem::replace(&mut self.parameters, parameters));
+    }
+
     /// Back to a fresh location (a body going to the lookaside list).
     #[inline]
     fn reset(&mut self) {
@@ -334,7 +343,7 @@ impl IrpInner {
         if self.shared.fits(stack_size, verify) && (reuse || unique) {
             // Whoever held the record last let go before we saw the count.
             fence(Ordering::Acquire);
-            self.shared.clear(number, stack_size);
+            self.shared.clear(number);
         } else {
             // A record grows to the largest IRP its body has carried, so a
             // thread that mixes stack depths settles without reallocating.
@@ -383,8 +392,13 @@ impl Irp {
     /// A fresh IRP with `stack_size` locations.
     /// Taken from this thread's lookaside list when it has one.
     pub(crate) fn new(stack_size: u8, origin: Origin) -> Irp {
+        Irp::from_body(lookaside::take_irp(), stack_size, origin)
+    }
+
+    /// A fresh IRP in `kept`, a body from the lookaside list, if any.
+    pub(crate) fn from_body(kept: Option<Box<IrpInner>>, stack_size: u8, origin: Origin) -> Irp {
         let (number, verify) = with_system(|s| (s.irp_number(), s.options.io_verification));
-        let inner = match lookaside::take_irp() {
+        let inner = match kept {
             Some(mut inner) => {
                 inner.prepare(number, stack_size, origin, verify, false);
                 inner
@@ -565,10 +579,7 @@ impl Irp {
     pub(crate) fn dispose(self) {
         let mut inner = self.inner;
         let system_buffer = inner.clear();
-        lookaside::give_irp(inner);
-        if let Some(buffer) = system_buffer {
-            lookaside::give_buffer(buffer);
-        }
+        lookaside::give_irp(inner, system_buffer);
     }
 }
 
@@ -646,6 +657,7 @@ fn reset(irp: &mut Irp, stack_size: u8) {
     inner.mdl_address = None;
     inner.user_buffer = None;
     inner.pnp_information = None;
+    inner.shared.forget_power();
     let origin = std::mem::replace(&mut inner.origin, Origin::Driver);
     inner.prepare(inner.number, stack_size, origin, verify, true);
 }
@@ -688,7 +700,7 @@ pub fn copy_current_irp_stack_location_to_next(irp: &mut Irp) {
     next.minor_function = this.minor_function;
     next.flags = this.flags;
     next.control = 0;
-    next.parameters.clone_from(&this.parameters);
+    next.set_parameters(this.parameters.clone());
     next.file_object.clone_from(&this.file_object);
     if next.completion.is_some() {
         next.completion = None;

@@ -111,7 +111,7 @@ impl IrpShared {
     /// Makes the record as new for IRP `number`, in place: for a record
     /// nobody else holds (lookaside reuse), or for IoReuseIrp, after which a
     /// cancel handle still reaches the IRP as the same pointer would in NT.
-    pub(crate) fn clear(&self, number: u32, locations: u8) {
+    pub(crate) fn clear(&self, number: u32) {
         self.number.store(number, Ordering::Relaxed);
         self.cancel.store(false, Ordering::Relaxed);
         if self.cancel_routine_set.load(Ordering::Acquire) {
@@ -123,9 +123,9 @@ impl IrpShared {
         self.finished.store(false, Ordering::Relaxed);
         self.completed_unowned.store(false, Ordering::Relaxed);
         self.pnp_status_set.store(false, Ordering::Relaxed);
-        let used = (locations as usize).min(self.checks.len());
-        self.checks[..used].iter().for_each(|c| c.state.store(0, Ordering::Release));
-        self.forget_power();
+        // The location checks need no reset: IoCallDriver resets each one
+        // before its dispatch routine runs, and nothing reads one before.
+        // The power record was let go of when the IRP was done with.
     }
 
     /// Completion of the IRP reached the top (called when a cancel routine

@@ -45,15 +45,32 @@ fn take<T>(list: fn(&mut Lists) -> &mut Lookaside<T>) -> Option<T> {
     LISTS.try_with(|l| list(&mut l.borrow_mut()).allocate()).ok().flatten()
 }
 
-fn give<T>(list: fn(&mut Lists) -> &mut Lookaside<T>, entry: T) {
-    let mut entry = Some(entry);
-    // During thread teardown the lists are gone: the entry is just dropped.
-    let _ = LISTS.try_with(|l| {
-        if let Some(e) = entry.take() {
-            entry = list(&mut l.borrow_mut()).free(e);
-        }
+/// Keeps `entry` and, if given, a system buffer, in one visit to the lists.
+/// What does not fit is dropped after the lists are released (dropping an
+/// entry may give to another list); during thread teardown the lists are
+/// gone and everything is just dropped.
+fn give<T>(list: fn(&mut Lists) -> &mut Lookaside<T>, entry: T, buffer: Option<Vec<u8>>) {
+    let buffer = buffer.filter(|b| b.capacity() <= BUFFER_KEEP_MAX);
+    let mut given = Some((entry, buffer));
+    let overflow = LISTS.try_with(|l| {
+        let (entry, buffer) = given.take()?;
+        let mut lists = l.borrow_mut();
+        let entry = list(&mut lists).free(entry);
+        Some((entry, buffer.and_then(|b| lists.buffers.free(b))))
     });
-    drop(entry);
+    drop(overflow);
+    drop(given);
+}
+
+/// A kept IRP body (cleared by [`IrpInner::clear`]) and a kept request,
+/// in one visit to the lists: a Win32 call needs both.
+pub(crate) fn take_irp_and_request() -> (Option<Box<IrpInner>>, Option<Arc<Request>>) {
+    LISTS
+        .try_with(|l| {
+            let mut lists = l.borrow_mut();
+            (lists.irps.allocate(), lists.requests.allocate())
+        })
+        .unwrap_or_default()
 }
 
 /// A kept IRP body (cleared by [`IrpInner::clear`]), if any.
@@ -61,19 +78,14 @@ pub(crate) fn take_irp() -> Option<Box<IrpInner>> {
     take(|l| &mut l.irps)
 }
 
-/// Keeps a cleared IRP body.
-pub(crate) fn give_irp(irp: Box<IrpInner>) {
-    give(|l| &mut l.irps, irp);
+/// Keeps a cleared IRP body and its system buffer.
+pub(crate) fn give_irp(irp: Box<IrpInner>, buffer: Option<Vec<u8>>) {
+    give(|l| &mut l.irps, irp, buffer);
 }
 
-/// A kept request nobody else refers to, if any.
-pub(crate) fn take_request() -> Option<Arc<Request>> {
-    take(|l| &mut l.requests)
-}
-
-/// Keeps a cleared request.
-pub(crate) fn give_request(request: Arc<Request>) {
-    give(|l| &mut l.requests, request);
+/// Keeps a cleared request and the output buffer it kept.
+pub(crate) fn give_request(request: Arc<Request>, buffer: Option<Vec<u8>>) {
+    give(|l| &mut l.requests, request, buffer);
 }
 
 /// `length` zeroed bytes for a system buffer.
@@ -85,13 +97,6 @@ pub(crate) fn take_buffer(length: usize) -> Vec<u8> {
             buffer
         }
         None => vec![0; length],
-    }
-}
-
-/// Gives a system buffer back.
-pub(crate) fn give_buffer(buffer: Vec<u8>) {
-    if buffer.capacity() <= BUFFER_KEEP_MAX {
-        give(|l| &mut l.buffers, buffer);
     }
 }
 
@@ -111,7 +116,7 @@ pub(crate) fn take_memory(bytes: &[u8]) -> UserMemory {
 /// else can still reach it.
 pub(crate) fn give_memory(memory: UserMemory) {
     if memory.is_unique() && memory.capacity() <= BUFFER_KEEP_MAX {
-        give(|l| &mut l.memories, memory);
+        give(|l| &mut l.memories, memory, None);
     }
 }
 

@@ -349,8 +349,9 @@ fn run_sim<T: 'static>(
     }
     let tag = next_tag();
     state::install(Box::new(SimState::new(config.clone())));
+    let debug_print = options.debug_print;
     system::set(Some(std::sync::Arc::new(system::System::new(options))));
-    pcr::attach(Mode::Sim, tag);
+    pcr::attach(Mode::Sim, tag, debug_print);
 
     let value: Rc<RefCell<Option<T>>> = Rc::new(RefCell::new(None));
     let slot = value.clone();

@@ -38,6 +38,9 @@ pub(crate) struct Pcr {
     pub context: Cell<Context>,
     /// The machine's instance number (0 for none), for object ids.
     pub tag: Cell<u32>,
+    /// The machine is a free build (drivers' DebugPrint calls are off):
+    /// a trace call asks this on every call, so it is kept here.
+    pub free_build: Cell<bool>,
 }
 
 thread_local! {
@@ -48,6 +51,7 @@ thread_local! {
             cpu: Cell::new(0),
             context: Cell::new(Context::Thread),
             tag: Cell::new(0),
+            free_build: Cell::new(true),
         }
     };
 }
@@ -82,12 +86,20 @@ pub(crate) fn tag() -> u32 {
     PCR.with(|p| p.tag.get())
 }
 
-/// Attaches this OS thread to machine `tag` in `mode`.
-pub(crate) fn attach(mode: Mode, tag: u32) {
+/// Attaches this OS thread to machine `tag` in `mode`, a free build
+/// unless `debug_print`.
+pub(crate) fn attach(mode: Mode, tag: u32, debug_print: bool) {
     PCR.with(|p| {
         p.mode.set(mode);
         p.tag.set(tag);
+        p.free_build.set(!debug_print);
     });
+}
+
+/// Whether the machine is a free build (drivers' DebugPrint calls off).
+#[inline]
+pub(crate) fn free_build() -> bool {
+    PCR.with(|p| p.free_build.get())
 }
 
 /// Loads the registers of the processor about to run.
@@ -102,7 +114,7 @@ pub(crate) fn load(cpu: u32, irql: Irql, context: Context) {
 
 /// Resets the registers when a machine leaves this OS thread.
 pub(crate) fn reset() {
-    attach(Mode::Off, 0);
+    attach(Mode::Off, 0, false);
     load(0, Irql::PASSIVE_LEVEL, Context::Thread);
 }
 

@@ -109,7 +109,7 @@ pub(crate) fn token() -> u32 {
 fn attach(machine: &Arc<Machine>, cpu: u32, context: Context) {
     MACHINE.with(|m| *m.borrow_mut() = Some(machine.clone()));
     super::system::set(Some(machine.system.clone()));
-    pcr::attach(Mode::Threaded, machine.tag);
+    pcr::attach(Mode::Threaded, machine.tag, machine.system.options.debug_print);
     pcr::load(cpu, PASSIVE_LEVEL, context);
 }
 

@@ -69,12 +69,10 @@ pub(crate) fn call(
     match &direct {
         Some(memory) => {
             memory.read(0, out);
+            request.recycle();
         }
-        None => {
-            request.copy_output(out);
-        }
+        None => request.conclude(out),
     }
-    request.recycle();
     if let Some(memory) = direct {
         // The request and its IRP are done with it: the memory can serve
         // the next synchronous call (when this was the last view).

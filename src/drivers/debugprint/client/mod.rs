@@ -38,6 +38,7 @@ use super::{DEVICE_NAME, record};
 use crate::ddk::*;
 use crate::ke::irql::check_max_irql;
 use crate::rtl::dbg_print_unseen;
+use crate::sim::pcr;
 use crate::sim::system::with_system;
 use crate::sync::Mutex;
 
@@ -261,7 +262,7 @@ impl DebugPrint {
     /// calls compile to nothing without DBG (book l.3998).
     #[inline]
     fn unseen(&self) -> bool {
-        dbg_print_unseen() && !debug_print_on()
+        pcr::free_build() && dbg_print_unseen()
     }
 
     /// Queues `msg` for the device and shows it as this driver's trace line.
