@@ -31,6 +31,7 @@ use crate::ke::{Event, EventType};
 use crate::pnp::PnpInformation;
 use crate::status::NtStatus;
 use crate::sync::Mutex;
+use crate::verifier::{self, Rule};
 
 /// A caller's buffer for a read, write or device control.
 #[derive(Debug)]
@@ -91,6 +92,9 @@ pub(crate) struct Buffers {
     pub user: Option<UserMemory>,
     pub type3_input: Option<UserMemory>,
     pub output: Output,
+    /// The output part of the system buffer, for a request whose output
+    /// the I/O manager copies back (a buffered read, METHOD_BUFFERED).
+    pub output_length: Option<usize>,
 }
 
 /// A system buffer of `length` bytes holding the first bytes of `input`.
@@ -120,6 +124,7 @@ impl Buffers {
                 return Buffers {
                     system: Some(system),
                     output: caller.output(),
+                    output_length: Some(length),
                     ..Buffers::default()
                 };
             }
@@ -148,6 +153,7 @@ impl Buffers {
                 Buffers {
                     system: (size > 0).then(|| system_buffer(size, copy_input)),
                     output: output.map_or(Output::None, Caller::output),
+                    output_length: Some(output_length),
                     ..Buffers::default()
                 }
             }
@@ -220,6 +226,9 @@ pub(crate) struct Request {
     outcome: AtomicU64,
     /// IoStatus.Information of the finished request.
     information: AtomicUsize,
+    /// The output length the I/O manager copies back at most, for the
+    /// verifier ([`NO_OUTPUT_LIMIT`] if it copies nothing back).
+    output_limit: AtomicUsize,
     /// A kept output of up to [`SMALL_MAX`] bytes (a 4-byte read, an IOCTL
     /// returning a ULONG), little-endian.
     small: [AtomicU64; 2],
@@ -245,6 +254,8 @@ const SMALL: u64 = 1 << 35;
 const SMALL_SHIFT: u32 = 40;
 /// The most bytes a kept output carries in `Request::small`.
 const SMALL_MAX: usize = 16;
+/// `Request::output_limit` of a request with no buffered output.
+const NO_OUTPUT_LIMIT: usize = usize::MAX;
 
 /// What a finished request hands its caller.
 #[derive(Default)]
@@ -272,7 +283,7 @@ impl Request {
         buffers: Buffers,
         waiter: Waiter,
     ) -> (Arc<Request>, Irp) {
-        let Buffers { system, mdl, user, type3_input, output } = buffers;
+        let Buffers { system, mdl, user, type3_input, output, output_length } = buffers;
         let (kept_irp, kept_request) = lookaside::take_irp_and_request();
         let mut irp = Irp::from_body(kept_irp, device.stack_size(), Origin::Driver);
         let mut callback = None;
@@ -291,6 +302,7 @@ impl Request {
             event,
             outcome: AtomicU64::new(0),
             information: AtomicUsize::new(0),
+            output_limit: AtomicUsize::new(NO_OUTPUT_LIMIT),
             small: [AtomicU64::new(0), AtomicU64::new(0)],
             handed: Mutex::new(Handed::default()),
             waker: Mutex::new(None),
@@ -328,6 +340,7 @@ impl Request {
             },
             None => Arc::new(fresh(output, event, callback, irp_handle)),
         };
+        request.output_limit.store(output_length.unwrap_or(NO_OUTPUT_LIMIT), Ordering::Relaxed);
         irp.inner.origin = Origin::Request(request.clone());
         let parameters = match parameters {
             Parameters::DeviceIoControl {
@@ -403,6 +416,10 @@ impl Request {
         }
         let mut kept = None;
         if !io_status.status.is_error() {
+            let limit = self.output_limit.load(Ordering::Relaxed);
+            if io_status.information > limit {
+                information_beyond_output(irp.number(), io_status.information, limit);
+            }
             match &self.output {
                 Output::None => {}
                 Output::Memory(out) => {
@@ -517,4 +534,18 @@ impl Request {
         *request.callback.get_mut() = None;
         lookaside::give_request(self, kept);
     }
+}
+
+/// A buffered request's driver claimed more output than the caller's buffer
+/// holds: Windows would copy past it; here the copy stops at the buffer
+/// and, under I/O verification, the machine stops (spec V32).
+#[cold]
+fn information_beyond_output(number: u32, information: usize, limit: usize) {
+    let args = [u64::from(number), information as u64, limit as u64];
+    verifier::io_violation(Rule::InformationBeyondOutput, args, || {
+        format!(
+            "IRP {number} completed with IoStatus.Information {information}, larger than its \
+             {limit}-byte output buffer"
+        )
+    });
 }

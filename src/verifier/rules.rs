@@ -203,6 +203,10 @@ pub enum Rule {
     /// only the power manager may use (l.6437, l.6530). No Driver Verifier
     /// id: 0xC9/0x200: device, state.
     SystemPowerStateByDriver,
+    /// A buffered request completed with IoStatus.Information larger than
+    /// its output buffer, which the I/O manager's copy-back would overrun
+    /// (spec V32). 0xC9/0x312: IRP, Information, output length.
+    InformationBeyondOutput,
 }
 
 impl Rule {
@@ -239,7 +243,8 @@ impl Rule {
             | PowerPagableNotInherited
             | PowerIrpViaIoCallDriver
             | PowerIrpStartedTwice
-            | SystemPowerStateByDriver => DRIVER_VERIFIER_IOMANAGER_VIOLATION,
+            | SystemPowerStateByDriver
+            | InformationBeyondOutput => DRIVER_VERIFIER_IOMANAGER_VIOLATION,
             PowerIrpNotStarted => DRIVER_POWER_STATE_FAILURE,
             MultipleIrpComplete => MULTIPLE_IRP_COMPLETE_REQUESTS,
             ReturnedHoldingCancelLock => DRIVER_RETURNED_HOLDING_CANCEL_LOCK,
@@ -300,6 +305,7 @@ impl Rule {
             PowerIrpNotStarted => 0x500,
             PowerIrpToPagableAtDispatch => 0x404,
             PowerIrpViaIoCallDriver | PowerIrpStartedTwice | SystemPowerStateByDriver => 0x200,
+            InformationBeyondOutput => 0x312,
             PagedCodeAtRaisedIrql
             | DpcReturnedChangedIrql
             | ThreadExitAtRaisedIrql
@@ -385,6 +391,7 @@ impl Rule {
             PowerIrpViaIoCallDriver => "power IRP sent with IoCallDriver, not PoCallDriver",
             PowerIrpStartedTwice => "PoStartNextPowerIrp called twice for one IRP",
             SystemPowerStateByDriver => "system power state used by a driver",
+            InformationBeyondOutput => "IoStatus.Information larger than the output buffer",
         }
     }
 }

@@ -565,6 +565,38 @@ fn reading_the_extension_as_the_wrong_type_is_0x1e() {
     assert_eq!(run.value(), done(0));
 }
 
+/// Broken: writes "ghijkl" and claims one byte more than the caller's
+/// output buffer holds.
+fn claim_beyond_output(_device: &DeviceObject, mut irp: Irp) -> NtStatus {
+    let output = match irp.current_stack_location().parameters {
+        Parameters::DeviceIoControl { output_buffer_length, .. } => output_buffer_length,
+        _ => 0,
+    };
+    if let Some(system) = irp.system_buffer_mut() {
+        let n = system.len().min(6);
+        system[..n].copy_from_slice(&b"ghijkl"[..n]);
+    }
+    complete_with(irp, STATUS_SUCCESS, output as usize + 1);
+    STATUS_SUCCESS
+}
+
+/// A buffered IOCTL completed with IoStatus.Information beyond its output
+/// buffer is 0xC9/0x312 (IRP, Information, output length: the copy back
+/// would overrun the caller's buffer, spec V32), for a driver's
+/// IoBuildDeviceIoControlRequest (8-byte output) and a Win32 caller's
+/// DeviceIoControl (6 bytes) alike; claiming what was written is correct.
+#[test]
+fn information_beyond_the_output_buffer_is_0xc9_0x312() {
+    let (run, irp) = run_toy(Machine::sim(), claim_beyond_output);
+    let check = assert_stop(&run, 0xC9, 0x312);
+    assert_eq!(check.params, [0x312, irp, 9, 8]);
+    let run = win32_run(Machine::sim(), claim_beyond_output);
+    let check = assert_stop(&run, 0xC9, 0x312);
+    assert_eq!(check.params[2..], [7, 6]);
+    let (run, _) = run_toy(Machine::sim(), complete_success_return_success);
+    assert_eq!(run.value(), done(3));
+}
+
 // ---------------------------------------------------------------------------
 // Without I/O verification
 // ---------------------------------------------------------------------------
@@ -575,7 +607,16 @@ fn reading_the_extension_as_the_wrong_type_is_0x1e() {
 /// 0) and byte count (preset to 0xDEADF00D).
 #[allow(clippy::type_complexity)]
 fn win32_view(ioctl: DispatchFn) -> ((NtStatus, Option<IoStatusBlock>, [u8; 6]), (bool, u32, u32)) {
-    let run = Machine::sim().io_verification(false).run(move || {
+    win32_run(Machine::sim().io_verification(false), ioctl).value()
+}
+
+/// Runs [`win32_view`]'s calls on `machine`.
+#[allow(clippy::type_complexity)]
+fn win32_run(
+    machine: Machine,
+    ioctl: DispatchFn,
+) -> Run<((NtStatus, Option<IoStatusBlock>, [u8; 6]), (bool, u32, u32))> {
+    machine.run(move || {
         let driver = toy_driver();
         let toy = Toy { ioctl, next: None };
         let device =
@@ -596,8 +637,7 @@ fn win32_view(ioctl: DispatchFn) -> ((NtStatus, Option<IoStatusBlock>, [u8; 6]),
         let error = if ok { 0 } else { get_last_error() };
         assert!(close_handle(handle));
         (nt, (ok, error, count))
-    });
-    run.value()
+    })
 }
 
 /// Without I/O verification the 0x23E driver (pending marked, completed at
@@ -622,4 +662,15 @@ fn without_io_verification_the_0x224_driver_works_as_on_windows() {
     let (nt, win32) = win32_view(complete_success_return_unsuccessful);
     assert_eq!(nt, (STATUS_UNSUCCESSFUL, done(3), *b"ghidef"));
     assert_eq!(win32, (false, 31, 0xDEAD_F00D));
+}
+
+/// Without I/O verification the 0x312 driver (7 bytes claimed for a 6-byte
+/// output buffer) does not bug check: the caller's status block and byte
+/// count say 7, as Windows reports, but the copy back stops at the 6 bytes
+/// the buffer holds (Windows would write past it).
+#[test]
+fn without_io_verification_information_beyond_the_output_is_not_copied_beyond_it() {
+    let (nt, win32) = win32_view(claim_beyond_output);
+    assert_eq!(nt, (STATUS_SUCCESS, done(7), *b"ghijkl"));
+    assert_eq!(win32, (true, 0, 7));
 }
