@@ -585,9 +585,12 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         3 => (0i32..20).prop_map(Op::Seek),
         1 => (0i32..20, 1i32..3).prop_map(|(low, high)| Op::SeekHigh(low, high)),
         1 => (-20i32..20).prop_map(Op::SeekBy),
-        4 => (0u32..12).prop_map(Op::Read),
-        4 => prop::collection::vec(any::<u8>(), 0..12).prop_map(Op::Write),
-        4 => (code, 0u32..16).prop_map(|(code, size)| Op::Ioctl(code, size)),
+        // Lengths on both sides of 16 bytes: a synchronous caller's output
+        // up to 16 bytes travels in the request's words, a longer one in
+        // the kept system buffer.
+        4 => (0u32..40).prop_map(Op::Read),
+        4 => prop::collection::vec(any::<u8>(), 0..40).prop_map(Op::Write),
+        4 => (code, 0u32..40).prop_map(|(code, size)| Op::Ioctl(code, size)),
         1 => Just(Op::Reopen),
         1 => Just(Op::ReadStale),
     ]
