@@ -41,36 +41,33 @@ thread_local! {
     };
 }
 
-/// (The list is chosen by a closure, not a function pointer: a pointer
-/// call is not inlined, and this is the I/O path.)
+/// An entry of the list `list` picks, if it has one. (A closure picks the
+/// list, not a function pointer: a pointer call is not inlined, and this
+/// is the I/O path.)
 #[inline]
 fn take<T>(list: impl FnOnce(&mut Lists) -> &mut Lookaside<T>) -> Option<T> {
     LISTS.try_with(|l| list(&mut l.borrow_mut()).allocate()).ok().flatten()
 }
 
-/// Keeps `entry`; one the list has no room for is dropped after the lists
-/// are released (dropping it may give to another list). During thread
-/// teardown the lists are gone and the entry is just dropped.
+/// Keeps `entry` and, if given, a system buffer, in one visit to the lists.
+/// What a list has no room for is dropped after the lists are released
+/// (dropping it may give to another list). During thread teardown the
+/// lists are gone and everything is just dropped.
 #[inline]
-fn give<T>(list: impl FnOnce(&mut Lists) -> &mut Lookaside<T>, entry: T) {
-    let overflow = LISTS.try_with(move |l| list(&mut l.borrow_mut()).free(entry));
-    drop(overflow);
-}
-
-/// As [`give`], with a system buffer too, in one visit to the lists.
-#[inline]
-fn give_with_buffer<T>(
-    list: impl FnOnce(&mut Lists) -> &mut Lookaside<T>,
-    entry: T,
-    buffer: Vec<u8>,
-) {
-    let keep = buffer.capacity() <= BUFFER_KEEP_MAX;
-    let overflow = LISTS.try_with(move |l| {
-        let mut lists = l.borrow_mut();
-        let entry = list(&mut lists).free(entry);
-        (entry, if keep { lists.buffers.free(buffer) } else { Some(buffer) })
-    });
-    drop(overflow);
+fn give<T>(list: impl FnOnce(&mut Lists) -> &mut Lookaside<T>, entry: T, buffer: Option<Vec<u8>>) {
+    match buffer {
+        // Apart: the tuple and the second list cost the common case.
+        None => drop(LISTS.try_with(move |l| list(&mut l.borrow_mut()).free(entry))),
+        Some(buffer) => {
+            let keep = buffer.capacity() <= BUFFER_KEEP_MAX;
+            let overflow = LISTS.try_with(move |l| {
+                let mut lists = l.borrow_mut();
+                let entry = list(&mut lists).free(entry);
+                (entry, if keep { lists.buffers.free(buffer) } else { Some(buffer) })
+            });
+            drop(overflow);
+        }
+    }
 }
 
 /// A kept IRP body (cleared by [`IrpInner::clear`]) and a kept request,
@@ -91,18 +88,12 @@ pub(crate) fn take_irp() -> Option<Box<IrpInner>> {
 
 /// Keeps a cleared IRP body and its system buffer.
 pub(crate) fn give_irp(irp: Box<IrpInner>, buffer: Option<Vec<u8>>) {
-    match buffer {
-        Some(buffer) => give_with_buffer(|l| &mut l.irps, irp, buffer),
-        None => give(|l| &mut l.irps, irp),
-    }
+    give(|l| &mut l.irps, irp, buffer);
 }
 
 /// Keeps a cleared request and the output buffer it kept.
 pub(crate) fn give_request(request: Arc<Request>, buffer: Option<Vec<u8>>) {
-    match buffer {
-        Some(buffer) => give_with_buffer(|l| &mut l.requests, request, buffer),
-        None => give(|l| &mut l.requests, request),
-    }
+    give(|l| &mut l.requests, request, buffer);
 }
 
 /// `length` zeroed bytes for a system buffer.
@@ -133,7 +124,7 @@ pub(crate) fn take_memory(bytes: &[u8]) -> UserMemory {
 /// else can still reach it.
 pub(crate) fn give_memory(memory: UserMemory) {
     if memory.is_unique() && memory.capacity() <= BUFFER_KEEP_MAX {
-        give(|l| &mut l.memories, memory);
+        give(|l| &mut l.memories, memory, None);
     }
 }
 
