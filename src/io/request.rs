@@ -431,14 +431,7 @@ impl Request {
                     let system = irp.system_buffer().unwrap_or_default();
                     let n = io_status.information.min(system.len());
                     if n <= SMALL_MAX {
-                        let mut bytes = [0u8; SMALL_MAX];
-                        bytes[..n].copy_from_slice(&system[..n]);
-                        for (half, word) in self.small.iter().enumerate() {
-                            let at = half * 8;
-                            let value = u64::from_le_bytes(std::array::from_fn(|i| bytes[at + i]));
-                            word.store(value, Ordering::Relaxed);
-                        }
-                        outcome |= SMALL | ((n as u64) << SMALL_SHIFT);
+                        outcome |= self.keep_small(&system[..n]);
                     } else {
                         kept = irp.take_system_buffer().map(|mut system| {
                             system.truncate(n);
@@ -478,6 +471,25 @@ impl Request {
         }
     }
 
+    /// Keeps `output` (at most [`SMALL_MAX`] bytes) in `small`; returns the
+    /// outcome bits that say so.
+    fn keep_small(&self, output: &[u8]) -> u64 {
+        let mut bytes = [0u8; SMALL_MAX];
+        bytes[..output.len()].copy_from_slice(output);
+        for (word, chunk) in self.small.iter().zip(bytes.chunks_exact(8)) {
+            word.store(u64::from_le_bytes(std::array::from_fn(|i| chunk[i])), Ordering::Relaxed);
+        }
+        SMALL | ((output.len() as u64) << SMALL_SHIFT)
+    }
+
+    /// Copies the output `keep_small` kept into `out`, as far as it goes.
+    fn copy_small(&self, outcome: u64, out: &mut [u8]) {
+        let words = self.small.each_ref().map(|w| w.load(Ordering::Relaxed).to_le_bytes());
+        let bytes = words.as_flattened();
+        let n = ((outcome >> SMALL_SHIFT) as usize).min(SMALL_MAX).min(out.len());
+        out[..n].copy_from_slice(&bytes[..n]);
+    }
+
     /// A finished request its caller is done with goes back to the
     /// lookaside list, if nothing else refers to it.
     pub(crate) fn recycle(self: Arc<Self>) {
@@ -490,10 +502,7 @@ impl Request {
     pub(crate) fn conclude(mut self: Arc<Self>, out: &mut [u8]) {
         let outcome = self.outcome.load(Ordering::Acquire);
         if outcome & SMALL != 0 {
-            let words = self.small.each_ref().map(|w| w.load(Ordering::Relaxed).to_le_bytes());
-            let bytes = words.as_flattened();
-            let n = ((outcome >> SMALL_SHIFT) as usize).min(SMALL_MAX).min(out.len());
-            out[..n].copy_from_slice(&bytes[..n]);
+            self.copy_small(outcome, out);
         }
         // The I/O path: nothing handed, nothing to clear, and ours alone
         // (no weak references are ever made), which a count load shows
