@@ -6,10 +6,11 @@
 //! SetFilePointer moves it for a device: spec §1.14).
 
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::device::DeviceObject;
+use crate::ke::{Event, EventType, set_event};
 
 pub(crate) struct FileInner {
     file_name: String,
@@ -18,6 +19,10 @@ pub(crate) struct FileInner {
     current_byte_offset: AtomicI64,
     fs_context: AtomicUsize,
     fs_context2: AtomicUsize,
+    /// Made when the handle is closed while IRPs still refer to the file:
+    /// set each time one lets go, for the closer waiting to send
+    /// IRP_MJ_CLOSE.
+    closing: OnceLock<Event>,
 }
 
 /// A file object (FILE_OBJECT). Cloning references it.
@@ -47,7 +52,30 @@ impl FileObject {
             current_byte_offset: AtomicI64::new(0),
             fs_context: AtomicUsize::new(0),
             fs_context2: AtomicUsize::new(0),
+            closing: OnceLock::new(),
         }))
+    }
+
+    /// Whether nothing but this reference holds the file (no IRP, no call
+    /// in progress): NT sends IRP_MJ_CLOSE when the last one goes.
+    pub(crate) fn is_last_reference(&self) -> bool {
+        Arc::strong_count(&self.0) == 1
+    }
+
+    /// The event set each time an IRP lets go of the file, from now on.
+    pub(crate) fn closing_event(&self) -> Event {
+        self.0.closing.get_or_init(|| Event::new(EventType::SynchronizationEvent, false)).clone()
+    }
+
+    /// An IRP's stack location lets go of the file: wakes a closer waiting
+    /// for the file's last IRP, if there is one.
+    #[inline]
+    pub(crate) fn release(self) {
+        let closing = self.0.closing.get().cloned();
+        drop(self);
+        if let Some(event) = closing {
+            set_event(&event, 0, false);
+        }
     }
 
     /// FileObject->FileName: the path after the device name, "" for a plain

@@ -207,8 +207,8 @@ impl IoStackLocation {
         self.flags = 0;
         self.control = 0;
         self.clear_parameters();
-        if self.file_object.is_some() {
-            self.file_object = None;
+        if let Some(file) = self.file_object.take() {
+            file.release();
         }
     }
 

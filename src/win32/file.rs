@@ -16,7 +16,7 @@ use crate::io::request::Buffers;
 use crate::io::{
     DO_DEVICE_INITIALIZING, DO_EXCLUSIVE, DeviceObject, FileObject, get_attached_device,
 };
-use crate::ke::wait_for_single_object;
+use crate::ke::{Interval, wait_for_single_object};
 use crate::sim::system::with_system;
 use crate::status::{
     NtStatus, STATUS_ACCESS_DENIED, STATUS_INVALID_PARAMETER, STATUS_NO_SUCH_DEVICE,
@@ -128,24 +128,32 @@ pub fn close_handle(handle: Handle) -> bool {
 
 /// Closes a handle (spec 04 §4.2, Case 3): IRP_MJ_CLEANUP at once, the
 /// driver's cue to cancel the file's IRPs it holds, with no cancel routine
-/// called; IRP_MJ_CLOSE once the file has no overlapped request in flight,
-/// so later, from a system thread, if one still is (the file object is
-/// referenced by its IRPs, and NT sends CLOSE when the last reference
-/// goes). A synchronous request another thread has in flight on the
-/// handle is not waited for.
+/// called; IRP_MJ_CLOSE once nothing else refers to the file: at once, or
+/// later from a system thread while IRPs still do (NT sends CLOSE when the
+/// file object's last reference goes). That thread waits for the handle's
+/// overlapped requests, then until the file's other references are gone:
+/// IRPs in flight (a synchronous read another thread has pending, say)
+/// wake it as they let go; a reference dropped elsewhere is seen on a
+/// re-check, every 1 ms of virtual time at first, backing off to 1 s.
 pub(super) fn close(handle: Handle) -> Result<(), NtStatus> {
     let (file, pending) = handle::remove(handle)?;
     let top = get_attached_device(file.device_object());
     call(file.clone(), &top, IRP_MJ_CLEANUP, Parameters::None, no_buffers, &mut []);
     let pending: Vec<_> = pending.into_iter().filter(|r| r.done().is_none()).collect();
-    if pending.is_empty() {
+    if pending.is_empty() && file.is_last_reference() {
         send_close(file);
         return Ok(());
     }
+    let released = file.closing_event();
     let deferred = file.clone();
     let waiter = crate::ps::create_background_system_thread("deferred close", move || {
         for request in &pending {
             wait_for_single_object(request.event(), None);
+        }
+        let mut recheck_ms = 1;
+        while !deferred.is_last_reference() {
+            wait_for_single_object(&released, Some(Interval::relative_ms(recheck_ms)));
+            recheck_ms = (recheck_ms * 2).min(1000);
         }
         send_close(deferred);
     });

@@ -5,7 +5,7 @@
 //! (Case 2); ExitProcess also closes every handle. The driver here queues
 //! reads in a cancel-safe queue (IoCsq*), the safe pattern for all of it.
 
-use crate::support::Bench;
+use crate::support::{Bench, spawn};
 use wdmsim::ddk::*;
 use wdmsim::verifier::WarningKind;
 use wdmsim::win32::*;
@@ -236,6 +236,39 @@ fn close_handle_sends_cleanup_and_the_close_waits_for_the_files_irps() {
         after[2..].sort();
         assert_eq!(after[2..], ["cleanup", "close", "close"]);
         assert_eq!(iosb, Some(IoStatusBlock { status: STATUS_SUCCESS, information: 3 }));
+    }
+}
+
+/// The same with a synchronous read another thread has in flight on the
+/// handle: its IRP still refers to the file, so CLOSE waits for it too
+/// (NT sends CLOSE when the file object's last reference goes).
+#[test]
+fn the_close_waits_for_a_synchronous_read_another_thread_has_in_flight() {
+    for seed in 0..50 {
+        let run = Machine::sim().processors(2).seed(seed).run(|| {
+            let (bench, _) = load();
+            bench.set(NO_CLEANUP, 1);
+            let h = open(0);
+            let reader = spawn(move || {
+                let (mut buffer, mut n) = ([0u8; 3], 0);
+                let ok = read_file(h, &mut buffer, 3, &mut n);
+                (ok, n, buffer)
+            });
+            // The reader runs while this thread sleeps: its read is queued.
+            sleep(1);
+            assert!(close_handle(h));
+            let before = bench.log.lines();
+            complete_one();
+            let read = reader.join();
+            sleep(1);
+            (before, bench.log.lines(), read)
+        });
+        let (before, mut after, read) = run.value();
+        assert_eq!(before, ["cleanup"], "seed {seed}");
+        assert_eq!(after[..2], ["cleanup", "read completed"], "seed {seed}");
+        after[2..].sort();
+        assert_eq!(after[2..], ["cleanup", "close", "close"], "seed {seed}");
+        assert_eq!(read, (true, 3, *b"abc"), "seed {seed}");
     }
 }
 
