@@ -54,7 +54,7 @@ impl fmt::Debug for IoCsq {
     }
 }
 
-/// IO_CSQ_IRP_CONTEXT: names one inserted IRP for [`IoCsq::remove_irp`].
+/// IO_CSQ_IRP_CONTEXT: names one inserted IRP for [`csq_remove_irp`].
 #[derive(Clone)]
 pub struct CsqIrpContext {
     shared: Arc<IrpShared>,

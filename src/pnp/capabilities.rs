@@ -23,7 +23,7 @@ pub struct DeviceCapabilities {
     pub address: u32,
     pub ui_number: u32,
     /// For each system state, the most powered device state allowed
-    /// (index = SystemPowerState value; [0] is never used).
+    /// (index = SystemPowerState value; \[0\] is never used).
     pub device_state: [DevicePowerState; POWER_SYSTEM_MAXIMUM],
     /// The lowest system state the device can wake the system from.
     pub system_wake: SystemPowerState,
@@ -36,7 +36,7 @@ pub struct DeviceCapabilities {
 }
 
 impl DeviceCapabilities {
-    /// DeviceState[system].
+    /// DeviceState\[system\].
     pub fn device_state_for(&self, system: SystemPowerState) -> DevicePowerState {
         self.device_state[system as usize]
     }

@@ -310,7 +310,7 @@ pub(super) fn cancel_held_read(dx: &DebugPrintDeviceExtension) {
     }
 }
 
-/// ClearQueues (spec 04 §2.11 [src]): at REMOVE the held read is
+/// ClearQueues (spec 04 §2.11 \[src\]): at REMOVE the held read is
 /// cancelled and every queued event freed. The source completes the read
 /// without removing its cancel routine, contrary to l.9642; the port
 /// claims it first. The events go under ReadIrpLock, like every other

@@ -42,7 +42,7 @@ pub const NAME: &str = "DebugPrint";
 pub const DEVICE_NAME: &str = r"\Device\PHDDebugPrint";
 
 /// The hardware id of the DebugPrint device's INF models line. The book
-/// does not print DebugPrint's INF; this follows Wdm1's pattern [sim].
+/// does not print DebugPrint's INF; this follows Wdm1's pattern \[sim\].
 pub const HARDWARE_ID: &str = "*wdmBook\\DebugPrint";
 
 /// The device interface the Monitor looks for,

@@ -12,7 +12,7 @@
 //! finish and waits for it.
 //!
 //! The client state is a driver image's globals in the book; here it is one
-//! per driver name per machine ([`crate::sim::system`]'s image globals), so
+//! per driver name per machine (the machine's image globals), so
 //! the many machines of a test run never share it. The machine option
 //! `debug_print` is the book's checked build (`DBG=1`, book l.3998): off,
 //! every call is a no-op for DebugPrint (no thread, no allocation, no IRP).
