@@ -7,14 +7,13 @@
 //! itself at START, and its queues emptied at STOP and REMOVE (spec 04
 //! §2.11).
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::dispatch::{cancel_held_read, clear_queues, complete_irp};
 use super::extension::DebugPrintDeviceExtension;
 use super::{DEBUGPRINT_GUID, DEVICE_NAME, NAME, STARTED_MESSAGE, record};
 use crate::ddk::*;
-use crate::sync::Mutex;
+use crate::drivers::forward::forward_irp_and_wait;
 
 pub(super) fn dx(fdo: &DeviceObject) -> &DebugPrintDeviceExtension {
     fdo.extension::<DebugPrintDeviceExtension>()
@@ -136,7 +135,7 @@ fn pnp_remove_device_handler(fdo: &DeviceObject, irp: Irp) -> NtStatus {
 /// stored (StoreStartedEvent, spec 04 §2.11), so that it is the first
 /// thing a Monitor reads (l.4450).
 fn pnp_start_device_handler(fdo: &DeviceObject, irp: Irp) -> NtStatus {
-    let (status, irp) = forward_irp_and_wait(fdo, irp);
+    let (status, irp) = forward_irp_and_wait(dx(fdo).next_stack_device.get(), irp, || {});
     let Some(irp) = irp else { return status };
     if !status.is_success() {
         let information = irp.io_status().information;
@@ -163,61 +162,6 @@ fn store_started_event(dx: &DebugPrintDeviceExtension) {
     let Some(mut event) = ex_allocate_pool(PoolType::NonPagedPool, bytes.len()) else { return };
     event.copy_from_slice(&bytes);
     dx.event_list.acquire().push_back(event);
-}
-
-/// The context of ForwardedIrpCompletionRoutine: the event the book puts
-/// on the stack, and the IRP the routine hands back.
-struct Forwarded {
-    event: Event,
-    irp: Mutex<Option<Irp>>,
-}
-
-/// ForwardIrpAndWait (l.5508–5530): the lower drivers handle the IRP
-/// first; it comes back to this driver, which must complete it.
-/// PASSIVE_LEVEL only. The IRP is `None` only if the completion routine
-/// never ran, which the three invoke flags rule out.
-fn forward_irp_and_wait(fdo: &DeviceObject, mut irp: Irp) -> (NtStatus, Option<Irp>) {
-    let Some(next) = dx(fdo).next_stack_device.get() else {
-        return (complete_irp(irp, STATUS_DEVICE_NOT_CONNECTED, 0), None);
-    };
-    let forwarded = Arc::new(Forwarded {
-        event: Event::new(EventType::NotificationEvent, false),
-        irp: Mutex::new(None),
-    });
-    io_copy_current_irp_stack_location_to_next(&mut irp);
-    let context: CompletionContext = Some(forwarded.clone());
-    io_set_completion_routine(
-        &mut irp,
-        forwarded_irp_completion_routine,
-        context,
-        true,
-        true,
-        true,
-    );
-    let mut status = io_call_driver(next, irp);
-    if status == STATUS_PENDING {
-        ke_wait_for_single_object(&forwarded.event, None);
-    }
-    let back = forwarded.irp.lock().take();
-    if let Some(irp) = &back {
-        status = irp.io_status().status;
-    }
-    (status, back)
-}
-
-/// ForwardedIrpCompletionRoutine (l.5532–5536): keeps the IRP for its
-/// forwarder (STATUS_MORE_PROCESSING_REQUIRED) and wakes it.
-fn forwarded_irp_completion_routine(
-    _fdo: Option<&DeviceObject>,
-    irp: Irp,
-    context: &CompletionContext,
-) -> Completion {
-    let Some(forwarded) = context.as_deref().and_then(|c| c.downcast_ref::<Forwarded>()) else {
-        return Completion::Continue(irp);
-    };
-    *forwarded.irp.lock() = Some(irp);
-    ke_set_event(&forwarded.event, 0, false);
-    Completion::MoreProcessingRequired
 }
 
 /// LockDevice (l.5664–5680): one more IRP in flight, unless PnpStopDevice

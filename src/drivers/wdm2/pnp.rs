@@ -3,7 +3,6 @@
 //! Listings 9.1–9.12, l.5122–5706), and the QUERY_CAPABILITIES handler
 //! (Listing 10.9, l.6915–6960).
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::deviceio::{start_device, stop_device};
@@ -12,7 +11,7 @@ use super::extension::Wdm2DeviceExtension;
 use super::{DEBUGPRINT, WDM2_GUID, is_book};
 use crate::ddk::*;
 use crate::drivers::debugprint::client::DpArg;
-use crate::sync::Mutex;
+use crate::drivers::forward;
 
 pub(super) fn dx(fdo: &DeviceObject) -> &Wdm2DeviceExtension {
     fdo.extension::<Wdm2DeviceExtension>()
@@ -208,66 +207,15 @@ fn pnp_query_capabilities_handler(fdo: &DeviceObject, irp: Irp) -> NtStatus {
     complete_irp(irp, status, information)
 }
 
-/// The context of ForwardedIrpCompletionRoutine: the event the book puts
-/// on the stack, and the IRP the routine hands back.
-struct Forwarded {
-    event: Event,
-    irp: Mutex<Option<Irp>>,
-}
-
-/// ForwardIrpAndWait (Listing 9.7, l.5508–5530): the lower drivers handle
-/// the IRP first; it comes back to this driver, which must complete it.
-/// PASSIVE_LEVEL only. The IRP is `None` only if the completion routine
-/// never ran, which the three invoke flags rule out.
-fn forward_irp_and_wait(fdo: &DeviceObject, mut irp: Irp) -> (NtStatus, Option<Irp>) {
-    let Some(next) = dx(fdo).next_stack_device.get() else {
-        return (complete_irp(irp, STATUS_DEVICE_NOT_CONNECTED, 0), None);
-    };
-    let forwarded = Arc::new(Forwarded {
-        event: Event::new(EventType::NotificationEvent, false),
-        irp: Mutex::new(None),
-    });
-    io_copy_current_irp_stack_location_to_next(&mut irp);
-    let context: CompletionContext = Some(forwarded.clone());
-    io_set_completion_routine(
-        &mut irp,
-        forwarded_irp_completion_routine,
-        context,
-        true,
-        true,
-        true,
-    );
-    let mut status = io_call_driver(next, irp);
-    let back = if status == STATUS_PENDING {
-        DEBUGPRINT.msg(b"ForwardIrpAndWait: waiting for completion"); // l.5524
-        ke_wait_for_single_object(&forwarded.event, None);
-        let back = forwarded.irp.lock().take();
-        if let Some(irp) = &back {
-            status = irp.io_status().status;
-        }
-        back
-    } else {
-        forwarded.irp.lock().take()
-    };
-    if status != STATUS_SUCCESS {
+/// ForwardIrpAndWait (Listing 9.7, l.5508–5530), with its trace lines.
+fn forward_irp_and_wait(fdo: &DeviceObject, irp: Irp) -> (NtStatus, Option<Irp>) {
+    let waiting = || DEBUGPRINT.msg(b"ForwardIrpAndWait: waiting for completion"); // l.5524
+    let (status, back) =
+        forward::forward_irp_and_wait(dx(fdo).next_stack_device.get(), irp, waiting);
+    if back.is_some() && status != STATUS_SUCCESS {
         DEBUGPRINT.print(b"ForwardIrpAndWait: completed %x", &[DpArg::U32(status.0)]); // l.5533
     }
     (status, back)
-}
-
-/// ForwardedIrpCompletionRoutine (l.5532–5536): keeps the IRP for its
-/// forwarder (STATUS_MORE_PROCESSING_REQUIRED) and wakes it.
-fn forwarded_irp_completion_routine(
-    _fdo: Option<&DeviceObject>,
-    irp: Irp,
-    context: &CompletionContext,
-) -> Completion {
-    let Some(forwarded) = context.as_deref().and_then(|c| c.downcast_ref::<Forwarded>()) else {
-        return Completion::Continue(irp);
-    };
-    *forwarded.irp.lock() = Some(irp);
-    ke_set_event(&forwarded.event, 0, false);
-    Completion::MoreProcessingRequired
 }
 
 /// LockDevice (Listing 9.11, l.5664–5680): one more IRP in flight, unless
