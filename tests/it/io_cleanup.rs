@@ -5,7 +5,9 @@
 //! (Case 2); ExitProcess also closes every handle. The driver here queues
 //! reads in a cancel-safe queue (IoCsq*), the safe pattern for all of it.
 
-use crate::support::{Bench, spawn};
+use std::fmt::Debug;
+
+use crate::support::{Bench, Joiner, spawn};
 use wdmsim::ddk::*;
 use wdmsim::verifier::WarningKind;
 use wdmsim::win32::*;
@@ -211,30 +213,49 @@ fn a_cancel_at_any_point_of_the_queue_completes_the_irp_exactly_once() {
     assert!(want.iter().all(|w| outcomes.contains(w)), "{outcomes:?}");
 }
 
+/// Under seed `seed`, with a driver that leaves reads queued at cleanup:
+/// `issue` starts a 3-byte read on a handle opened with `flags`; the handle
+/// is closed; another handle's IOCTL completes the read and `finish` waits
+/// for it. Asserts the driver's log: CLEANUP alone while the read still
+/// holds the file, then the read's completion, then the helper handle's
+/// cleanup and close and the deferred close in either order. Returns what
+/// `finish` saw.
+fn close_under_a_held_read<R: 'static, T: Debug + Send + 'static>(
+    seed: u64,
+    flags: u32,
+    issue: fn(Handle) -> R,
+    finish: fn(R) -> T,
+) -> T {
+    let run = Machine::sim().processors(2).seed(seed).run(move || {
+        let (bench, _) = load();
+        bench.set(NO_CLEANUP, 1);
+        let h = open(flags);
+        let read = issue(h);
+        assert!(close_handle(h));
+        let before = bench.log.lines();
+        complete_one();
+        let seen = finish(read);
+        // Let the deferred close run.
+        sleep(1);
+        (before, bench.log.lines(), seen)
+    });
+    let (before, mut after, seen) = run.value();
+    assert_eq!(before, ["cleanup"], "seed {seed}");
+    assert_eq!(after[..2], ["cleanup", "read completed"], "seed {seed}");
+    after[2..].sort();
+    assert_eq!(after[2..], ["cleanup", "close", "close"], "seed {seed}");
+    seen
+}
+
 #[test]
 fn close_handle_sends_cleanup_and_the_close_waits_for_the_files_irps() {
     for seed in 0..50 {
-        let run = Machine::sim().processors(2).seed(seed).run(|| {
-            let (bench, _) = load();
-            bench.set(NO_CLEANUP, 1);
-            let h = open(FILE_FLAG_OVERLAPPED);
-            let read = read_file_overlapped(h, 3, 0);
-            assert!(close_handle(h));
-            // CLEANUP went down; the read still holds the file: no CLOSE yet.
-            let before = bench.log.lines();
-            complete_one();
-            let iosb = block_on(read);
-            // Let the deferred close run.
-            sleep(1);
-            (before, bench.log.lines(), iosb)
-        });
-        let (before, mut after, iosb) = run.value();
-        assert_eq!(before, ["cleanup"]);
-        // The helper handle's cleanup and close, and the deferred close,
-        // follow the read's completion in either order.
-        assert_eq!(after[..2], ["cleanup", "read completed"]);
-        after[2..].sort();
-        assert_eq!(after[2..], ["cleanup", "close", "close"]);
+        let iosb = close_under_a_held_read(
+            seed,
+            FILE_FLAG_OVERLAPPED,
+            |h| read_file_overlapped(h, 3, 0),
+            block_on,
+        );
         assert_eq!(iosb, Some(IoStatusBlock { status: STATUS_SUCCESS, information: 3 }));
     }
 }
@@ -245,10 +266,7 @@ fn close_handle_sends_cleanup_and_the_close_waits_for_the_files_irps() {
 #[test]
 fn the_close_waits_for_a_synchronous_read_another_thread_has_in_flight() {
     for seed in 0..50 {
-        let run = Machine::sim().processors(2).seed(seed).run(|| {
-            let (bench, _) = load();
-            bench.set(NO_CLEANUP, 1);
-            let h = open(0);
+        let issue = |h| {
             let reader = spawn(move || {
                 let (mut buffer, mut n) = ([0u8; 3], 0);
                 let ok = read_file(h, &mut buffer, 3, &mut n);
@@ -256,18 +274,9 @@ fn the_close_waits_for_a_synchronous_read_another_thread_has_in_flight() {
             });
             // The reader runs while this thread sleeps: its read is queued.
             sleep(1);
-            assert!(close_handle(h));
-            let before = bench.log.lines();
-            complete_one();
-            let read = reader.join();
-            sleep(1);
-            (before, bench.log.lines(), read)
-        });
-        let (before, mut after, read) = run.value();
-        assert_eq!(before, ["cleanup"], "seed {seed}");
-        assert_eq!(after[..2], ["cleanup", "read completed"], "seed {seed}");
-        after[2..].sort();
-        assert_eq!(after[2..], ["cleanup", "close", "close"], "seed {seed}");
+            reader
+        };
+        let read = close_under_a_held_read(seed, 0, issue, Joiner::join);
         assert_eq!(read, (true, 3, *b"abc"), "seed {seed}");
     }
 }
