@@ -67,6 +67,11 @@ impl<T> Lookaside<T> {
         self.free.push(entry);
         None
     }
+
+    /// The kept entries, to clean in place.
+    pub(crate) fn kept_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.free.iter_mut()
+    }
 }
 
 impl LookasideCounts {

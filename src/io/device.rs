@@ -263,6 +263,7 @@ pub fn delete_device(device: &DeviceObject) {
         with_system(|s| s.namespace.lock().remove(name));
     }
     device.0.driver.remove_device_object(device);
+    super::lookaside::forget_devices(Some(device));
     crate::sim::yield_point();
 }
 

@@ -75,11 +75,19 @@ pub(crate) struct EnabledInterface {
     pub link: String,
 }
 
+impl Registration {
+    /// Whether the PDO still exists: not deleted (a kept reference, such as
+    /// an IRP body's, may outlive IoDeleteDevice).
+    fn pdo_present(&self) -> bool {
+        self.pdo.upgrade().is_some_and(|pdo| !DeviceObject(pdo).is_deleted())
+    }
+}
+
 impl InterfaceRegistry {
     pub(crate) fn enabled(&self, guid: &Guid) -> Vec<EnabledInterface> {
         self.registrations
             .iter()
-            .filter(|r| r.guid == *guid && r.enabled && r.pdo.strong_count() > 0)
+            .filter(|r| r.guid == *guid && r.enabled && r.pdo_present())
             .map(|r| EnabledInterface { instance_id: r.instance_id.clone(), link: r.link.clone() })
             .collect()
     }

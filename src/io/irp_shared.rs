@@ -40,7 +40,7 @@ pub(crate) struct IrpShared {
     /// DebugPrint does, book l.9756): the owner's completion is a second one.
     completed_unowned: AtomicBool,
     /// One record per stack location; empty without I/O verification.
-    checks: Vec<LocationCheck>,
+    checks: Box<[LocationCheck]>,
     /// For a verified SET_POWER or QUERY_POWER: each device whose driver
     /// got it, and whether that driver called PoStartNextPowerIrp.
     /// Boxed: power IRPs are rare, and an IRP in flight stays small.
@@ -57,16 +57,19 @@ impl fmt::Debug for IrpShared {
     }
 }
 
-/// The two halves of the pending checks for one location.
+/// The two halves of the pending checks for one location. The walk needs
+/// only whether the dispatch routine returned STATUS_PENDING (a bit); the
+/// dispatch side needs the status the walk found.
 #[derive(Debug, Default)]
 struct LocationCheck {
-    returned: AtomicU32,
     walked: AtomicU32,
-    /// RETURNED, WALKED and WALKED_PENDING bits.
+    /// RETURNED, RETURNED_PENDING, WALKED, WALKED_PENDING and PASSED_DOWN.
     state: AtomicU8,
 }
 
 const RETURNED: u8 = 1;
+/// The dispatch routine returned STATUS_PENDING.
+const RETURNED_PENDING: u8 = 16;
 const WALKED: u8 = 2;
 const WALKED_PENDING: u8 = 4;
 /// The location's driver passed the IRP to the driver below.
@@ -284,8 +287,8 @@ impl IrpShared {
         let Some(check) = self.check(location) else { return };
         let mut seen = check.state.load(Ordering::Acquire);
         if seen & WALKED == 0 {
-            check.returned.store(status.0, Ordering::Relaxed);
-            seen = check.state.fetch_or(RETURNED, Ordering::AcqRel);
+            let bits = if status == STATUS_PENDING { RETURNED | RETURNED_PENDING } else { RETURNED };
+            seen = check.state.fetch_or(bits, Ordering::AcqRel);
         }
         if seen & WALKED == 0 {
             if status != STATUS_PENDING {
@@ -359,9 +362,8 @@ impl IrpShared {
         check.walked.store(status.0, Ordering::Relaxed);
         let bits = if pending { WALKED | WALKED_PENDING } else { WALKED };
         let seen = check.state.fetch_or(bits, Ordering::AcqRel);
-        if seen & RETURNED != 0
+        if seen & RETURNED_PENDING != 0
             && !pending
-            && NtStatus(check.returned.load(Ordering::Relaxed)) == STATUS_PENDING
             && let Some(device) = device
         {
             pending_not_marked(self.number(), device);

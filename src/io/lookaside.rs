@@ -3,8 +3,12 @@
 //! processor) so a steady stream of requests allocates nothing.
 //!
 //! An entry comes back only when nothing else refers to it, cleared of every
-//! reference into a machine (devices, files, requests), so what a list keeps
-//! cannot change what any machine sees: only how often it allocates.
+//! reference into a machine (files, requests, buffers), so what a list keeps
+//! cannot change what any machine sees: only how often it allocates. The
+//! one exception is an IRP body's device references, kept hidden so the
+//! next IRP through the same devices takes none; they go when their device
+//! is deleted (from this thread's lists at once, from another thread's at
+//! its next dispose) and when the thread leaves its machine.
 //! Overflow is dropped after the list is released, because dropping may
 //! free entries of another list.
 
@@ -12,6 +16,7 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use super::buffer::UserMemory;
+use super::device::DeviceObject;
 use super::irp::IrpInner;
 use super::request::Request;
 use crate::ex::lookaside::{Lookaside, LookasideCounts};
@@ -79,6 +84,20 @@ pub(crate) fn take_irp_and_request() -> (Option<Box<IrpInner>>, Option<Arc<Reque
             (lists.irps.allocate(), lists.requests.allocate())
         })
         .unwrap_or_default()
+}
+
+/// Drops the device references this thread's kept IRP bodies hold (see
+/// [`super::irp::IoStackLocation`]): every one when the thread leaves its
+/// machine, or those to `device` when it is deleted. They are dropped
+/// after the lists are released: a device's extension may hold IRPs.
+pub(crate) fn forget_devices(device: Option<&DeviceObject>) {
+    let mut forgotten = Vec::new();
+    let _ = LISTS.try_with(|l| {
+        for body in l.borrow_mut().irps.kept_mut() {
+            body.forget_devices(device, &mut forgotten);
+        }
+    });
+    drop(forgotten);
 }
 
 /// A kept IRP body (cleared by [`IrpInner::clear`]), if any.

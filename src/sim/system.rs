@@ -177,8 +177,10 @@ thread_local! {
     static SYSTEM: RefCell<Option<Arc<System>>> = const { RefCell::new(None) };
 }
 
-/// Makes `system` the current OS thread's (or none).
+/// Makes `system` the current OS thread's (or none). The device references
+/// this thread's kept IRP bodies hold go first: they are the old machine's.
 pub(crate) fn set(system: Option<Arc<System>>) {
+    crate::io::lookaside::forget_devices(None);
     SYSTEM.with(|s| *s.borrow_mut() = system);
 }
 

@@ -1542,6 +1542,69 @@ fn a_deleted_device_lives_until_its_last_reference_goes() {
     assert_eq!(run.value(), (true, false, (INVALID_HANDLE_VALUE, ERROR_FILE_NOT_FOUND), 2, 1));
 }
 
+fn read_entry(driver: &mut DriverObject, _registry_path: &str) -> NtStatus {
+    driver.major_function[IRP_MJ_READ as usize] = Some(succeed);
+    STATUS_SUCCESS
+}
+
+/// A device with a [`Tracked`] extension that has had one read, so the
+/// thread's kept IRP body has been through it.
+fn tracked_device_after_a_read(marker: &Arc<()>) -> (DeviceObject, NtStatus) {
+    let driver = load_driver("Kept", read_entry).expect("DriverEntry");
+    let device = io_create_device(
+        &driver,
+        Tracked { _alive: marker.clone() },
+        None,
+        FILE_DEVICE_UNKNOWN,
+        0,
+        false,
+    )
+    .expect("IoCreateDevice");
+    device.clear_flags(DO_DEVICE_INITIALIZING);
+    let mut irp = io_allocate_irp(1, false).expect("IoAllocateIrp");
+    io_get_next_irp_stack_location(&mut irp).major_function = IRP_MJ_READ;
+    let status = io_call_driver(&device, irp);
+    (device, status)
+}
+
+/// An IRP body kept for reuse remembers the device it went through (so
+/// the next IRP there takes no reference) but shows it to no one: the next
+/// IRP's location names no device before IoCallDriver. It does not keep a
+/// deleted device's memory either.
+#[test]
+fn a_kept_irp_body_neither_shows_nor_keeps_a_deleted_device() {
+    let run = Machine::sim().run(|| {
+        let marker = Arc::new(());
+        let (device, status) = tracked_device_after_a_read(&marker);
+        let mut next = io_allocate_irp(1, false).expect("IoAllocateIrp");
+        let named_before_the_call = io_get_next_irp_stack_location(&mut next).device_object().is_some();
+        io_free_irp(next);
+        let alive_before = Arc::strong_count(&marker);
+        io_delete_device(&device);
+        drop(device);
+        (status, named_before_the_call, alive_before, Arc::strong_count(&marker))
+    });
+    assert_eq!(run.value(), (STATUS_SUCCESS, false, 2, 1));
+}
+
+/// A device deleted on another thread (in threaded mode) stays in this
+/// thread's kept IRP body until the thread leaves its machine: then its
+/// memory goes, and nothing of the machine is kept for the next one.
+#[test]
+fn a_device_deleted_on_another_thread_is_let_go_of_when_the_machine_ends() {
+    let marker = Arc::new(());
+    let inside = marker.clone();
+    let run = Machine::threaded().processors(2).run(move || {
+        let (device, status) = tracked_device_after_a_read(&inside);
+        let deleter = ps_create_system_thread(move || io_delete_device(&device))
+            .expect("a system thread");
+        ke_wait_for_single_object(&deleter, None);
+        status
+    });
+    assert_eq!(run.value(), STATUS_SUCCESS);
+    assert_eq!(Arc::strong_count(&marker), 1, "the device's memory outlived its machine");
+}
+
 /// A kernel thread's file calls (ZwCreateFile, ZwWriteFile, ZwReadFile,
 /// ZwClose; book l.9506–9550): the device opened by its NT name, I/O at an
 /// explicit byte offset, statuses instead of Win32 errors, and an unknown
