@@ -287,7 +287,8 @@ impl IrpShared {
         let Some(check) = self.check(location) else { return };
         let mut seen = check.state.load(Ordering::Acquire);
         if seen & WALKED == 0 {
-            let bits = if status == STATUS_PENDING { RETURNED | RETURNED_PENDING } else { RETURNED };
+            let bits =
+                if status == STATUS_PENDING { RETURNED | RETURNED_PENDING } else { RETURNED };
             seen = check.state.fetch_or(bits, Ordering::AcqRel);
         }
         if seen & WALKED == 0 {

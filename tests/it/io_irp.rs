@@ -1577,7 +1577,8 @@ fn a_kept_irp_body_neither_shows_nor_keeps_a_deleted_device() {
         let marker = Arc::new(());
         let (device, status) = tracked_device_after_a_read(&marker);
         let mut next = io_allocate_irp(1, false).expect("IoAllocateIrp");
-        let named_before_the_call = io_get_next_irp_stack_location(&mut next).device_object().is_some();
+        let named_before_the_call =
+            io_get_next_irp_stack_location(&mut next).device_object().is_some();
         io_free_irp(next);
         let alive_before = Arc::strong_count(&marker);
         io_delete_device(&device);
@@ -1596,8 +1597,8 @@ fn a_device_deleted_on_another_thread_is_let_go_of_when_the_machine_ends() {
     let inside = marker.clone();
     let run = Machine::threaded().processors(2).run(move || {
         let (device, status) = tracked_device_after_a_read(&inside);
-        let deleter = ps_create_system_thread(move || io_delete_device(&device))
-            .expect("a system thread");
+        let deleter =
+            ps_create_system_thread(move || io_delete_device(&device)).expect("a system thread");
         ke_wait_for_single_object(&deleter, None);
         status
     });
