@@ -286,7 +286,7 @@ impl IoStackLocation {
 
     /// Back to a fresh location (a body going to the lookaside list). The
     /// device references stay, hidden, unless their device was deleted.
-    #[inline]
+    #[inline(always)]
     fn reset(&mut self) {
         self.zero();
         self.major_function = 0;
@@ -401,7 +401,9 @@ impl IrpInner {
     /// Drops every reference the body holds into a machine, so it can wait
     /// on a lookaside list; returns the system buffer for its own list.
     fn clear(&mut self) -> Option<Vec<u8>> {
-        self.stack.iter_mut().for_each(IoStackLocation::reset);
+        for location in self.stack.iter_mut() {
+            location.reset();
+        }
         self.mdl_address = None;
         self.user_buffer = None;
         if self.pnp_information.is_some() {
@@ -774,7 +776,7 @@ pub fn skip_current_irp_stack_location(irp: &mut Irp) {
 
 /// IoSetCompletionRoutine: `routine` runs as completion passes back up
 /// through this driver, when the final status matches the flags.
-#[inline]
+#[inline(always)]
 pub fn set_completion_routine(
     irp: &mut Irp,
     routine: CompletionRoutine,
@@ -1046,27 +1048,39 @@ fn walk(mut irp: Irp) {
 
 /// After a completion routine let completion go on: it must have left the
 /// IRQL alone (0xC4/0xFA) and, if the IRP was pending below, marked it
-/// pending at its own level (0xC9/0x228; book l.5545–5549).
+/// pending at its own level (0xC9/0x228; book l.5545–5549). The reports
+/// are out of line: this runs for every routine of every IRP.
+#[inline]
 fn check_completion_routine_return(irp: &Irp, number: u32, irql_before: crate::ke::Irql) {
     let irql_after = pcr::irql();
     if irql_after != irql_before {
-        verifier::bug_check(
-            Rule::CompletionChangedIrql,
-            [u64::from(number), u64::from(irql_before.0), u64::from(irql_after.0)],
-            format!("a completion routine of IRP {number} returned at {irql_after}"),
-        );
+        completion_changed_irql(number, irql_before, irql_after);
     }
     let location = irp.inner.current;
     if irp.inner.pending_returned
         && location <= irp.stack_count()
         && !irp.location(location).is_pending()
     {
-        verifier::io_violation(Rule::CompletionMissedPending, [u64::from(number), 0, 0], || {
-            format!(
-                "a completion routine of IRP {number} did not mark it pending after PendingReturned"
-            )
-        });
+        completion_missed_pending(number);
     }
+}
+
+#[cold]
+fn completion_changed_irql(number: u32, before: crate::ke::Irql, after: crate::ke::Irql) {
+    verifier::bug_check(
+        Rule::CompletionChangedIrql,
+        [u64::from(number), u64::from(before.0), u64::from(after.0)],
+        format!("a completion routine of IRP {number} returned at {after}"),
+    );
+}
+
+#[cold]
+fn completion_missed_pending(number: u32) {
+    verifier::io_violation(Rule::CompletionMissedPending, [u64::from(number), 0, 0], || {
+        format!(
+            "a completion routine of IRP {number} did not mark it pending after PendingReturned"
+        )
+    });
 }
 
 /// The top of the stack: the I/O manager's own part of completion.
