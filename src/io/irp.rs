@@ -179,8 +179,9 @@ fn new_stack(stack_size: u8) -> Box<[IoStackLocation]> {
 /// takes no new reference (an `Arc` clone and drop cost about 5 ns each,
 /// a third of a three-layer IRP's time). NT's locations hold no reference
 /// at all; the remove lock keeps the device. A kept reference is dropped
-/// when the device is deleted (on this thread's lists, and at the next
-/// dispose elsewhere) and when the thread leaves its machine.
+/// when the device is deleted (from this thread's lists at once, from a
+/// body in flight when it is disposed) and when the thread leaves its
+/// machine ([`lookaside::forget_devices`]).
 #[derive(Clone, Default)]
 pub struct IoStackLocation {
     pub major_function: u8,

@@ -7,8 +7,9 @@
 //! cannot change what any machine sees: only how often it allocates. The
 //! one exception is an IRP body's device references, kept hidden so the
 //! next IRP through the same devices takes none; they go when their device
-//! is deleted (from this thread's lists at once, from another thread's at
-//! its next dispose) and when the thread leaves its machine.
+//! is deleted (from this thread's lists at once; a body in flight drops it
+//! when disposed; a body on another thread's list when next used) and when
+//! the thread leaves its machine.
 //! Overflow is dropped after the list is released, because dropping may
 //! free entries of another list.
 
