@@ -181,7 +181,7 @@ fn new_stack(stack_size: u8) -> Box<[IoStackLocation]> {
 /// at all; the remove lock keeps the device. A kept reference is dropped
 /// when the device is deleted (from this thread's lists at once, from a
 /// body in flight when it is disposed) and when the thread leaves its
-/// machine ([`lookaside::forget_devices`]).
+/// machine (`io::lookaside::forget_devices`).
 #[derive(Clone, Default)]
 pub struct IoStackLocation {
     pub major_function: u8,
