@@ -176,8 +176,9 @@ fn new_stack(stack_size: u8) -> Box<[IoStackLocation]> {
 ///
 /// The two device references are kept when the IRP's body goes back to
 /// the lookaside list, hidden: the next IRP sent through the same devices
-/// takes no new reference (an `Arc` clone and drop cost about 5 ns each,
-/// a third of a three-layer IRP's time). NT's locations hold no reference
+/// takes no new reference (an `Arc` clone and its drop are two atomic
+/// operations, about 10 ns here; ten of them were a quarter of a
+/// three-layer IRP's time). NT's locations hold no reference
 /// at all; the remove lock keeps the device. A kept reference is dropped
 /// when the device is deleted (from this thread's lists at once, from a
 /// body in flight when it is disposed) and when the thread leaves its
@@ -377,7 +378,8 @@ impl IrpInner {
         self.number = number;
         self.io_status = IoStatusBlock::default();
         self.pending_returned = false;
-        // `clear` left the locations default; only a new size touches them.
+        // `clear` reset the locations (their device references stay,
+        // hidden); only a new size replaces them.
         if self.stack.len() != entries(stack_size) {
             self.stack = new_stack(stack_size);
         }
@@ -713,7 +715,9 @@ pub fn initialize_irp(irp: &mut Irp, stack_size: u8) {
 fn reset(irp: &mut Irp, stack_size: u8) {
     let inner = &mut irp.inner;
     let verify = inner.shared.verified();
-    inner.stack.iter_mut().for_each(IoStackLocation::reset);
+    for location in inner.stack.iter_mut() {
+        location.reset();
+    }
     inner.system_buffer = None;
     inner.mdl_address = None;
     inner.user_buffer = None;
@@ -1022,7 +1026,8 @@ fn walk(mut irp: Irp) {
         match wanted {
             Some((routine, context)) => {
                 // Lent to the routine and put back, so the next IRP through
-                // this driver takes no reference (a kept IRP keeps none).
+                // this driver takes no reference (an IRP the routine keeps
+                // goes without it).
                 let setter = irp.location_mut(location).completer.take();
                 let number = irp.number();
                 let irql = pcr::irql();
