@@ -3,6 +3,8 @@
 //! `irp_stack_3` (group 1): a synchronous IRP through upper filter → FDO →
 //! PDO (src/bench/stack3.rs) against the same work as a plain call
 //! chain and as a chain of crossbeam channel hops (src/bench/chain.rs).
+//! Its `…_sender_hand_off_thread_local` lines take the sender's own
+//! hand-off (context and mutex) out, to show the I/O manager's share.
 //!
 //! `wdm1_read` (group 2): a Win32 ReadFile through the whole path: handle
 //! lookup → the I/O manager builds the IRP → IoCallDriver → the driver's
@@ -38,7 +40,8 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use crossbeam_channel::bounded;
 
 use wdmsim::bench::{Completer, Stack3, chain, install_direct, install_pended};
@@ -261,6 +264,33 @@ fn irp_pended(c: &mut Criterion) {
     group.finish();
 }
 
+/// Group 1's wdmsim lines for one sender, with and without I/O
+/// verification. Generic, so the read is inlined as the sender's code.
+fn stack_3_sender<R>(group: &mut BenchmarkGroup<'_, WallTime>, name: &str, read: R)
+where
+    R: Fn(&mut Stack3) -> usize + Copy + Send + 'static,
+{
+    let timed = move |iters: u64| {
+        let mut stack = Stack3::new().expect("the stack");
+        let start = Instant::now();
+        for _ in 0..iters {
+            black_box(read(&mut stack));
+        }
+        let elapsed = start.elapsed();
+        assert_eq!(stack.buffer(), [1, 2, 3, 4]);
+        elapsed
+    };
+    group.bench_function(name, |b| {
+        b.iter_custom(|iters| Machine::threaded().processors(1).run(move || timed(iters)).value());
+    });
+    group.bench_function(format!("{name}_no_io_verification"), |b| {
+        b.iter_custom(|iters| {
+            let machine = Machine::threaded().processors(1).io_verification(false);
+            machine.run(move || timed(iters)).value()
+        });
+    });
+}
+
 /// Group 1: a synchronous IRP through upper filter → FDO → PDO.
 fn irp_stack_3(c: &mut Criterion) {
     let mut group = c.benchmark_group("irp_stack_3");
@@ -268,25 +298,11 @@ fn irp_stack_3(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(3));
     group.sample_size(20);
     group.throughput(Throughput::Elements(1));
-    fn timed(iters: u64) -> Duration {
-        let mut stack = Stack3::new().expect("the stack");
-        let start = Instant::now();
-        for _ in 0..iters {
-            black_box(stack.read());
-        }
-        let elapsed = start.elapsed();
-        assert_eq!(stack.buffer(), [1, 2, 3, 4]);
-        elapsed
-    }
-    group.bench_function("wdmsim_threaded", |b| {
-        b.iter_custom(|iters| Machine::threaded().processors(1).run(move || timed(iters)).value());
-    });
-    group.bench_function("wdmsim_threaded_no_io_verification", |b| {
-        b.iter_custom(|iters| {
-            let machine = Machine::threaded().processors(1).io_verification(false);
-            machine.run(move || timed(iters)).value()
-        });
-    });
+    // The sender of the target (`Stack3::read`), and the same path with
+    // the sender's hand-off through a thread-local (`Stack3::read_here`):
+    // the I/O manager's own share.
+    stack_3_sender(&mut group, "wdmsim_threaded", Stack3::read);
+    stack_3_sender(&mut group, "wdmsim_threaded_sender_hand_off_thread_local", Stack3::read_here);
     group.bench_function("baseline_call_chain", |b| {
         let data = Mutex::new([1u8, 2, 3, 4]);
         b.iter(|| chain::call(black_box(&data)));
