@@ -24,7 +24,7 @@ use super::codes::{IRP_MJ_PNP, IRP_MJ_POWER, IRP_MN_QUERY_POWER, IRP_MN_SET_POWE
 use super::device::{DO_POWER_PAGABLE, DeviceObject};
 use super::file::FileObject;
 use super::interface::Guid;
-use super::irp_shared::IrpShared;
+use super::irp_shared::{IrpShared, RecordHold};
 use super::lookaside;
 use super::request::Request;
 use crate::ke::irql::{self, DISPATCH_LEVEL};
@@ -888,8 +888,9 @@ pub(crate) fn call_driver_via(device: &DeviceObject, mut irp: Irp, via: Via) -> 
         (loc.major_function, loc.minor_function)
     };
     let number = irp.number();
-    let shared = irp.inner.shared.verified().then(|| irp.inner.shared.clone());
-    if let Some(shared) = &shared {
+    let verified = irp.inner.shared.verified();
+    if verified {
+        let shared = &irp.inner.shared;
         shared.dispatching(location);
         if major == IRP_MJ_POWER {
             let irql = pcr::irql();
@@ -915,9 +916,13 @@ pub(crate) fn call_driver_via(device: &DeviceObject, mut irp: Irp, via: Via) -> 
             check_pnp_pass_down(&irp, device, shared);
         }
     }
-    if pcr::mode() == Mode::Sim {
+    let mode = pcr::mode();
+    if mode == Mode::Sim {
         sim::point(Event::IrpCall { irp: number, device: device.id(), major, minor, location });
     }
+    // Lending pays off only when calls can nest: not for one location.
+    let lend = mode == Mode::Threaded && irp.stack_count() > 1;
+    let hold = (verified && via != Via::Held).then(|| RecordHold::take(&irp.inner.shared, lend));
     let dispatch = device.driver_object().dispatch(major);
     let status = dispatch(device, irp);
     let irql_after = pcr::irql();
@@ -933,11 +938,10 @@ pub(crate) fn call_driver_via(device: &DeviceObject, mut irp: Irp, via: Via) -> 
             },
         );
     }
-    if let Some(shared) = shared
-        && via != Via::Held
-    {
-        shared.returned(device, location, status);
+    if let Some(hold) = &hold {
+        hold.returned(device, location, status);
     }
+    drop(hold);
     if pcr::mode() == Mode::Sim {
         sim::record(Event::IrpReturn { irp: number, status });
     }

@@ -9,7 +9,9 @@
 //! the check; no lock is taken. A dispatch call that returns after the walk
 //! passed its location sees that with a load and checks without publishing.
 
+use std::cell::RefCell;
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, Ordering};
 
 use super::cancel::CancelSlot;
@@ -368,6 +370,72 @@ impl IrpShared {
             && let Some(device) = device
         {
             pending_not_marked(self.number(), device);
+        }
+    }
+}
+
+thread_local! {
+    /// In threaded mode, the record of the IRP whose outermost dispatch
+    /// call on this OS thread is running: the calls it nests for the same
+    /// IRP check their return through this reference instead of taking
+    /// one each (two atomic operations a layer). Calls nest strictly on an
+    /// OS thread there; a simulation's fibers interleave on one, so it
+    /// does not lend.
+    static LENT: RefCell<Option<Arc<IrpShared>>> = const { RefCell::new(None) };
+}
+
+/// A dispatch call's hold on its IRP's record, kept until it has checked
+/// what the dispatch routine returned (the IRP itself may be gone by then).
+pub(crate) enum RecordHold {
+    /// Its own reference (a simulation).
+    Own(Arc<IrpShared>),
+    /// Its own reference, lent through [`LENT`] to the calls it nests; what
+    /// was lent before (another IRP's outer call) comes back at the end.
+    Lending(Option<Arc<IrpShared>>),
+    /// An enclosing call on this OS thread lends the record.
+    Borrowed,
+}
+
+impl RecordHold {
+    /// The hold of a dispatch call for the IRP whose record is `shared`;
+    /// `lend` in threaded mode, for an IRP with locations to nest.
+    pub(crate) fn take(shared: &Arc<IrpShared>, lend: bool) -> RecordHold {
+        if !lend {
+            return RecordHold::Own(shared.clone());
+        }
+        LENT.try_with(|lent| {
+            let mut lent = lent.borrow_mut();
+            if lent.as_ref().is_some_and(|l| Arc::ptr_eq(l, shared)) {
+                RecordHold::Borrowed
+            } else {
+                RecordHold::Lending(lent.replace(shared.clone()))
+            }
+        })
+        .unwrap_or_else(|_| RecordHold::Own(shared.clone()))
+    }
+
+    /// [`IrpShared::returned`] on the held record.
+    pub(crate) fn returned(&self, device: &DeviceObject, location: u8, status: NtStatus) {
+        match self {
+            RecordHold::Own(shared) => shared.returned(device, location, status),
+            RecordHold::Lending(_) | RecordHold::Borrowed => {
+                let _ = LENT.try_with(|lent| {
+                    if let Some(shared) = lent.borrow().as_ref() {
+                        shared.returned(device, location, status);
+                    }
+                });
+            }
+        }
+    }
+}
+
+impl Drop for RecordHold {
+    fn drop(&mut self) {
+        if let RecordHold::Lending(previous) = self {
+            let previous = previous.take();
+            // Dropped after the borrow ends: the last reference may go.
+            let mine = LENT.try_with(|lent| lent.replace(previous));
+            drop(mine);
         }
     }
 }

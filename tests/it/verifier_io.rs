@@ -206,6 +206,13 @@ fn forward(device: &DeviceObject, mut irp: Irp) -> NtStatus {
     io_call_driver(&next, irp)
 }
 
+/// Passes the IRP down and returns STATUS_SUCCESS whatever the lower
+/// driver returned: right for an IRP the lower driver completed with it.
+fn forward_return_success(device: &DeviceObject, irp: Irp) -> NtStatus {
+    let _ = forward(device, irp);
+    STATUS_SUCCESS
+}
+
 fn forward_with_routine(
     device: &DeviceObject,
     mut irp: Irp,
@@ -386,6 +393,14 @@ fn the_pending_and_status_rules_are_the_same_on_real_threads() {
     }
     let (run, _) = run_pair(machine(), forward_continue_marked, mark_complete_return_pending, true);
     assert_eq!(run.value(), done(3));
+    // Only the lower driver's call returns the wrong status: the nested
+    // call's own check finds it (on real threads that call checks through
+    // the record reference the upper driver's call lends it).
+    for machine in [machine(), Machine::sim()] {
+        let lower = complete_success_return_unsuccessful;
+        let (run, irp) = run_pair(machine, forward_return_success, lower, true);
+        assert_eq!(threaded_stop(&run), (0xC9, [0x224, irp, success, unsuccessful]));
+    }
     for correct in [mark_complete_return_pending as DispatchFn, complete_success_return_success] {
         assert_eq!(run_toy(machine(), correct).0.value(), done(3));
     }
