@@ -387,7 +387,7 @@ thread_local! {
 /// A dispatch call's hold on its IRP's record, kept until it has checked
 /// what the dispatch routine returned (the IRP itself may be gone by then).
 pub(crate) enum RecordHold {
-    /// Its own reference (a simulation).
+    /// Its own reference (a simulation, or an IRP of one location).
     Own(Arc<IrpShared>),
     /// Its own reference, lent through [`LENT`] to the calls it nests; what
     /// was lent before (another IRP's outer call) comes back at the end.
