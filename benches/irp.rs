@@ -36,6 +36,8 @@
 // Benches measure host wall time on purpose.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +51,8 @@ use wdmsim::drivers::wdm1;
 use wdmsim::sync::Mutex;
 use wdmsim::win32::*;
 use wdmsim::{Machine, io, pnp};
+
+use common::short;
 
 /// The bytes a device holds: 0, 1, 2, … (mod 256).
 fn pattern<const N: usize>() -> [u8; N] {
@@ -109,10 +113,7 @@ fn baseline_read<const N: usize>(shared: &Mutex<Vec<u8>>, out: &mut [u8; N]) -> 
 
 /// Group 2.
 fn wdm1_read(c: &mut Criterion) {
-    let mut group = c.benchmark_group("wdm1_read");
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(3));
-    group.sample_size(20);
+    let mut group = short(c, "wdm1_read");
     group.throughput(Throughput::Elements(1));
     // 4 bytes, buffered (Wdm1).
     group.bench_function("wdmsim_threaded", |b| {
@@ -187,10 +188,7 @@ fn baseline_dpc(slot: &Mutex<Option<[u8; 4]>>, data: &Mutex<[u8; 4]>) -> Option<
 
 /// Group 3.
 fn irp_pended(c: &mut Criterion) {
-    let mut group = c.benchmark_group("irp_pended");
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(3));
-    group.sample_size(20);
+    let mut group = short(c, "irp_pended");
     group.throughput(Throughput::Elements(1));
     for (name, completer) in [
         ("dpc_threaded", Completer::Dpc),
@@ -293,10 +291,7 @@ where
 
 /// Group 1: a synchronous IRP through upper filter → FDO → PDO.
 fn irp_stack_3(c: &mut Criterion) {
-    let mut group = c.benchmark_group("irp_stack_3");
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(3));
-    group.sample_size(20);
+    let mut group = short(c, "irp_stack_3");
     group.throughput(Throughput::Elements(1));
     // The sender of the target (`Stack3::read`), and the same path with
     // the sender's hand-off through a thread-local (`Stack3::read_here`):

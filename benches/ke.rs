@@ -13,29 +13,24 @@
 // timing the simulator itself.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+mod common;
+
 use std::cell::Cell;
 use std::hint::black_box;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wdmsim::Machine;
 use wdmsim::ddk::*;
 use wdmsim::sync::Mutex;
 
+use common::short;
+
 /// Iterations of acquire/release + stall done by each of the two simulated
 /// threads in `sim_events`.
 const SIM_ITERATIONS: u32 = 1_000;
-
-fn short<'a>(c: &'a mut Criterion, name: &str) -> BenchmarkGroup<'a, WallTime> {
-    let mut group = c.benchmark_group(name);
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(3));
-    group.sample_size(20);
-    group
-}
 
 /// Runs `body(iters)` on a one-processor threaded machine's first thread and
 /// returns the wall time it reports; machine boot and teardown are outside

@@ -23,6 +23,8 @@
 // Benches measure host wall time and start host threads on purpose.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+mod common;
+
 use std::hint::black_box;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
@@ -33,6 +35,8 @@ use wdmsim::Machine;
 use wdmsim::bench::{Stack3, chain};
 use wdmsim::ddk::*;
 use wdmsim::sync::Mutex;
+
+use common::short;
 
 /// IRPs each sender sends before the timed region (fills its thread's
 /// lookaside lists).
@@ -134,10 +138,7 @@ fn timed_calls(threads: usize, devices: Devices, iters: u64) -> Duration {
 }
 
 fn scaling(c: &mut Criterion) {
-    let mut group = c.benchmark_group("scaling");
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(3));
-    group.sample_size(20);
+    let mut group = short(c, "scaling");
     // One element is one IRP of one thread: the rate is per thread.
     group.throughput(Throughput::Elements(1));
     for (name, threads, devices) in [

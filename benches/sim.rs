@@ -28,8 +28,10 @@
 // Benches measure host wall time on purpose.
 #![allow(clippy::disallowed_types, clippy::disallowed_methods)]
 
+mod common;
+
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wdmsim::apps::{Console, wdm1_test};
@@ -37,6 +39,8 @@ use wdmsim::drivers::wdm1;
 use wdmsim::sync::Mutex;
 use wdmsim::trace::Event;
 use wdmsim::{Machine, pnp};
+
+use common::short;
 
 /// The machine every seed runs on.
 fn machine() -> Machine {
@@ -84,10 +88,7 @@ fn sim_wdm1_test(c: &mut Criterion) {
     );
     traced.value();
 
-    let mut group = c.benchmark_group("sim_wdm1_test");
-    group.warm_up_time(Duration::from_secs(1));
-    group.measurement_time(Duration::from_secs(3));
-    group.sample_size(20);
+    let mut group = short(c, "sim_wdm1_test");
     // One element is one seed.
     group.throughput(Throughput::Elements(1));
     group.bench_function("explore_2cpu", |b| {
