@@ -616,21 +616,20 @@ fn information_beyond_the_output_buffer_is_0xc9_0x312() {
 // Without I/O verification
 // ---------------------------------------------------------------------------
 
-/// What a Win32 caller on a synchronous handle sees of `ioctl`'s IOCTL, on
-/// a machine without I/O verification: NtDeviceIoControlFile's status,
-/// status block and output, then DeviceIoControl's result, last error (or
-/// 0) and byte count (preset to 0xDEADF00D).
-#[allow(clippy::type_complexity)]
-fn win32_view(ioctl: DispatchFn) -> ((NtStatus, Option<IoStatusBlock>, [u8; 6]), (bool, u32, u32)) {
+/// What a Win32 caller on a synchronous handle sees of an IOCTL:
+/// NtDeviceIoControlFile's status, status block and output, then
+/// DeviceIoControl's result, last error (or 0) and byte count (preset to
+/// 0xDEADF00D).
+type Win32View = ((NtStatus, Option<IoStatusBlock>, [u8; 6]), (bool, u32, u32));
+
+/// The [`Win32View`] of `ioctl`'s IOCTL on a machine without I/O
+/// verification.
+fn win32_view(ioctl: DispatchFn) -> Win32View {
     win32_run(Machine::sim().io_verification(false), ioctl).value()
 }
 
 /// Runs [`win32_view`]'s calls on `machine`.
-#[allow(clippy::type_complexity)]
-fn win32_run(
-    machine: Machine,
-    ioctl: DispatchFn,
-) -> Run<((NtStatus, Option<IoStatusBlock>, [u8; 6]), (bool, u32, u32))> {
+fn win32_run(machine: Machine, ioctl: DispatchFn) -> Run<Win32View> {
     machine.run(move || {
         let driver = toy_driver();
         let toy = Toy { ioctl, next: None };
